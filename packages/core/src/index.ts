@@ -1,0 +1,9 @@
+// Public surface of @dmasim/core.
+export * from './config.ts';
+export * from './events.ts';
+export { Machine, type MachineSummary } from './machine.ts';
+export { Kernel, KernelBug, ModelInputError } from './kernel.ts';
+export * from './dma/defs.ts';
+export { hex, hex016, pad16, DMA_BIT_MASK, U64_MAX } from './util/hex.ts';
+export { Prng } from './util/prng.ts';
+export { Hasher } from './util/hash.ts';

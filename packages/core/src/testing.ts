@@ -1,0 +1,19 @@
+// Test helpers (the `@dmasim/core/testing` export): not part of the public API.
+import { defaultDevice, defaultDomain, defaultPlatform, type DeviceConfig, type MachineConfig, type Profile } from './config.ts';
+import { Machine } from './machine.ts';
+
+export function testMachine(opts: {
+  profile?: Profile;
+  devices?: Partial<DeviceConfig>[];
+  platform?: Partial<ReturnType<typeof defaultPlatform>>;
+  domains?: string[];
+}): Machine {
+  const cfg: MachineConfig = {
+    profile: opts.profile ?? '6.18',
+    seed: 1n,
+    platform: { ...defaultPlatform(), ...(opts.platform ?? {}) },
+    domains: (opts.domains ?? []).map(defaultDomain),
+    devices: (opts.devices ?? [{}]).map((d, i) => ({ ...defaultDevice(`0000:0${i + 1}:00.0`), ...d })),
+  };
+  return new Machine(cfg);
+}
