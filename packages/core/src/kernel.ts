@@ -7,9 +7,11 @@ import { VirtualClock } from './platform/clock.ts';
 import { Device } from './platform/device.ts';
 import { Memory } from './platform/memory.ts';
 import { SwiotlbMem } from './dma/swiotlb.ts';
+import { LiveMappings } from './dma/live.ts';
 import { DmaDebug } from './dma/debug.ts';
 import { IommuState } from './iommu/dma-iommu.ts';
 import { Prng } from './util/prng.ts';
+import type { Hasher } from './util/hash.ts';
 
 /** Thrown for a kernel BUG()/BUG_ON(): the call crashes the (simulated) kernel. */
 export class KernelBug extends Error {
@@ -20,6 +22,12 @@ export class KernelBug extends Error {
 export class ModelInputError extends Error {
   readonly code = 'MODEL_INPUT';
 }
+
+/** DEFAULT_RATELIMIT_INTERVAL (5 * HZ) and DEFAULT_RATELIMIT_BURST of include/linux/ratelimit.h. */
+const RATELIMIT_INTERVAL_NS = 5_000_000_000;
+const RATELIMIT_BURST = 10;
+
+interface RatelimitState { begin: number; printed: number; missed: number }
 
 export class Kernel {
   readonly profile: Profile;
@@ -33,14 +41,20 @@ export class Kernel {
   readonly swiotlb: SwiotlbMem;
   readonly iommu: IommuState;
   readonly debug: DmaDebug;
+  /** Every live streaming mapping and coherent allocation the model holds, on every path. */
+  readonly live = new LiveMappings();
   /** Outcome of the event being applied. */
   out: Outcome = emptyOutcome(0);
   /** Sequence number of the event being applied (1-based; 0 before the first). */
   seq = 0;
   /** CPU the current call runs on. */
   cpu = 0;
-  /** WARN_ON_ONCE / pr_*_once sites already hit, machine-wide. */
+  /** WARN_ON_ONCE / dev_WARN_ONCE / *_once call sites already hit, machine-wide (they are static per site). */
   readonly onceSites = new Set<string>();
+  /** The BUG line once a call crashed the kernel; every later event is refused. */
+  crashed: string | null = null;
+  /** Per-call-site ratelimit states of the *_ratelimited printks (DEFINE_RATELIMIT_STATE per site). */
+  private readonly ratelimits = new Map<string, RatelimitState>();
 
   constructor(cfg: MachineConfig) {
     this.cfg = cfg;
@@ -64,6 +78,11 @@ export class Kernel {
     return this.profile === '6.18';
   }
 
+  /** IS_ENABLED(CONFIG_DMA_API_DEBUG): the platform's dma-debug switch. */
+  get dmaApiDebug(): boolean {
+    return this.cfg.platform.dmaDebug.enabled;
+  }
+
   trace(system: TraceRec['system'], name: string, text: string): void {
     this.out.trace.push({ system, name, text });
     this.out.ran.trace = true;
@@ -79,23 +98,92 @@ export class Kernel {
     this.printk(`${dev.driver} ${dev.name}: ${msg}`);
   }
 
-  /** dev_warn_once / dev_WARN_ONCE: once per device and call site. */
+  /**
+   * The line a WARN prints after its message. Synthetic: the kernel prints
+   * "WARNING: CPU: <n> PID: <pid> at <file>:<line> <fn>+<off>/<size>"; the model has no line
+   * numbers or offsets, so it names the file and function (the form dma-debug's reports use too).
+   */
+  warnLine(file: string, fn: string): string {
+    return `WARNING: CPU: ${this.cpu} at ${file} ${fn}`;
+  }
+
+  /** dev_warn_once / dev_err_once: once per call site (a static flag in the macro), machine-wide. */
   dev_warn_once(dev: Device, site: string, msg: string): void {
-    if (dev.warnedOnce.has(site)) return;
-    dev.warnedOnce.add(site);
+    if (this.onceSites.has(site)) return;
+    this.onceSites.add(site);
     this.dev_printk(dev, msg);
   }
 
-  /** WARN_ON_ONCE at a call site (machine-wide). Returns true (the condition), as the macro does. */
-  warn_on_once(site: string, line?: string): true {
+  /** dev_WARN_ONCE(dev, 1, msg): the device message, then the WARNING line; once per call site (one per fn here). */
+  dev_WARN_ONCE(dev: Device, file: string, fn: string, msg: string): void {
+    const site = `${file}:${fn}:WARN`;
+    if (this.onceSites.has(site)) return;
+    this.onceSites.add(site);
+    this.dev_printk(dev, msg);
+    this.printk(this.warnLine(file, fn));
+  }
+
+  /** WARN_ON_ONCE(cond) at a call site (machine-wide). Returns true (the condition), as the macro does. */
+  warn_on_once(file: string, fn: string, tag = ''): true {
+    const site = `${file}:${fn}:${tag}`;
     if (!this.onceSites.has(site)) {
       this.onceSites.add(site);
-      this.printk(line ?? `WARNING: at ${site}`);
+      this.printk(this.warnLine(file, fn));
     }
     return true;
   }
 
+  /**
+   * dev_warn_ratelimited: ___ratelimit() with the default 5 s interval and burst 10, on virtual
+   * time. When a new interval begins after suppressions, "<fn>: <n> callbacks suppressed" comes first.
+   */
+  dev_warn_ratelimited(dev: Device, fn: string, site: string, msg: string): void {
+    const now = this.clock.nowNs;
+    let rs = this.ratelimits.get(site);
+    if (!rs) {
+      rs = { begin: now, printed: 0, missed: 0 };
+      this.ratelimits.set(site, rs);
+    }
+    if (rs.begin + RATELIMIT_INTERVAL_NS < now) {
+      if (rs.missed) this.printk(`${fn}: ${rs.missed} callbacks suppressed`);
+      rs.missed = 0;
+      rs.begin = now;
+      rs.printed = 0;
+    }
+    if (rs.printed < RATELIMIT_BURST) {
+      rs.printed++;
+      this.dev_printk(dev, msg);
+    } else {
+      rs.missed++;
+    }
+  }
+
+  /**
+   * BUG() / BUG_ON(): prints "kernel BUG at <file>:<fn>!" and throws; Machine.apply catches it and
+   * marks the machine crashed. Synthetic text: the kernel names a line number where we name the function.
+   */
+  BUG(file: string, fn: string): never {
+    const line = `kernel BUG at ${file}:${fn}!`;
+    this.printk(line);
+    throw new KernelBug(line);
+  }
+
   finding(kind: FindingKind, message: string): void {
     this.out.findings.push({ kind, message });
+  }
+
+  /** Kernel-wide state beside the subsystems: once flags, ratelimits, the crash, live mappings. */
+  hashInto(h: Hasher): void {
+    h.str(this.crashed ?? '');
+    const once = [...this.onceSites].sort();
+    h.u32(once.length);
+    for (const s of once) h.str(s);
+    const rl = [...this.ratelimits.keys()].sort();
+    h.u32(rl.length);
+    for (const key of rl) {
+      const rs = this.ratelimits.get(key)!;
+      h.str(key).num(rs.begin).u32(rs.printed).u32(rs.missed);
+    }
+    this.live.hashInto(h);
   }
 }

@@ -4,7 +4,7 @@
 
 import type { MachineConfig } from './config.ts';
 import { emptyOutcome, type Event, type Outcome } from './events.ts';
-import { Kernel } from './kernel.ts';
+import { Kernel, KernelBug, ModelInputError } from './kernel.ts';
 import { EVENT_TICK_NS } from './platform/clock.ts';
 import { Hasher } from './util/hash.ts';
 import { applyEvent } from './dma/mapping.ts';
@@ -31,16 +31,61 @@ export class Machine {
     return this.applied;
   }
 
+  /** The BUG line if a call crashed the simulated kernel, else null. */
+  get crashed(): string | null {
+    return this.k.crashed;
+  }
+
+  /**
+   * Applies one event. A kernel BUG (e.g. an invalid direction, row A1) becomes an error outcome
+   * and leaves the machine crashed: later events change nothing and say so. Bad input
+   * (ModelInputError: unknown device, a CPU that does not exist, ...) is thrown to the caller.
+   */
   apply(ev: Event): Outcome {
     const k = this.k;
+    if (!Number.isInteger(ev.cpu) || ev.cpu < 0 || ev.cpu >= k.cfg.platform.cpus) {
+      throw new ModelInputError(`cpu ${ev.cpu} does not exist (the platform has ${k.cfg.platform.cpus})`);
+    }
     k.seq = ++this.applied;
     k.cpu = ev.cpu;
     k.out = emptyOutcome(k.clock.nowNs);
+    if (k.crashed !== null) {
+      k.out.error = true;
+      k.out.dmesg.push(`dmasim: the simulated kernel has crashed (${k.crashed}); ${ev.op} was not run`);
+      return k.out;
+    }
     // Each call takes one tick of virtual time; timers that fall due fire inside this event.
     k.clock.advanceBy(EVENT_TICK_NS);
     k.out.timeNs = k.clock.nowNs;
-    applyEvent(k, ev);
+    try {
+      applyEvent(k, ev);
+    } catch (e) {
+      if (!(e instanceof KernelBug)) throw e;
+      k.crashed = e.message;
+      k.out.result = 0n;
+      k.out.error = true;
+      k.out.path = 'none';
+    }
     return k.out;
+  }
+
+  /** Mappings the model still holds (direct, swiotlb, IOVA, ops, coherent) — not dma-debug's entries. */
+  leaks(): number {
+    return this.k.live.count;
+  }
+
+  summary(): MachineSummary {
+    const k = this.k;
+    const iommu = k.iommu as unknown as { summary?: () => { domain: string; allocatedPfns: number }[] };
+    return {
+      events: this.applied,
+      timeNs: k.clock.nowNs,
+      devices: k.deviceList.map((d) => ({ name: d.name, liveMappings: k.live.countFor(d.index) })),
+      swiotlb: { total: k.swiotlb.totalSlots, used: k.swiotlb.usedSlots },
+      iova: typeof iommu.summary === 'function' ? iommu.summary() : [],
+      debugEntries: k.debug.entryCount,
+      debugErrors: k.debug.errorCount,
+    };
   }
 
   /** Stable digest of the whole model state. */
@@ -51,6 +96,7 @@ export class Machine {
     k.clock.hashInto(h);
     h.big(k.prng.stateValue);
     for (const d of k.deviceList) d.hashInto(h);
+    k.hashInto(h);
     k.mem.hashInto(h);
     k.swiotlb.hashInto(h);
     k.iommu.hashInto(h);

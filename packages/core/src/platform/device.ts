@@ -26,7 +26,8 @@ export class Device {
   readonly pci: boolean;
   readonly minAlignMask: number;
   readonly maxSegmentSize = 65536;
-  readonly segmentBoundaryMask = (1n << 64n) - 1n;
+  /** dma_get_seg_boundary(): PCI devices get 0xffffffff at enumeration; others ULONG_MAX. */
+  readonly segmentBoundaryMask: bigint;
   /** dev->dma_skip_sync (dma_setup_need_sync); cleared by swiotlb when it bounces. */
   dmaSkipSync: boolean;
   /** pci_32bit_workaround of dma-iommu: try a 32-bit IOVA first (cleared for good on failure). */
@@ -50,6 +51,7 @@ export class Device {
     this.hasOps = cfg.dma === 'ops';
     this.untrusted = cfg.untrusted;
     this.pci = cfg.pci;
+    this.segmentBoundaryMask = cfg.pci ? 0xffffffffn : (1n << 64n) - 1n;
     this.minAlignMask = cfg.minAlignMask;
     this.domain = cfg.domain;
     this.pci32bitWorkaround = cfg.pci && !forcedac;

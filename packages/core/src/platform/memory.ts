@@ -1,11 +1,245 @@
-// Physical memory: RAM and MMIO regions with sparse byte contents, and the page allocator that
-// coherent allocations come from.
-// STUB: replaced by the model part 1 (issue 3).
+// Physical memory: RAM and MMIO regions (peer BARs) with sparse byte contents, and the
+// deterministic page allocator that coherent allocations, the swiotlb pool and page tables use.
 
 import type { PlatformConfig } from '../config.ts';
+import { ModelInputError } from '../kernel.ts';
 import type { Hasher } from '../util/hash.ts';
+import { hex016 } from '../util/hex.ts';
 
+/** Contents are stored in 4 KiB chunks, whatever the platform page size. */
+const CHUNK_SHIFT = 12n;
+const CHUNK = 4096;
+const CHUNK_MASK = 0xfffn;
+const FOUR_GIB = 1n << 32n;
+
+interface Range { base: bigint; end: bigint }
+interface Block { base: bigint; size: bigint; kind: 'alloc' | 'reserved'; tag: string }
+
+/**
+ * Bytes never written read as 0, in RAM, in MMIO regions and elsewhere alike (the model does not
+ * fault CPU accesses to holes; device accesses are checked in dma/access.ts).
+ */
 export class Memory {
-  constructor(readonly platform: PlatformConfig) {}
-  hashInto(_h: Hasher): void {}
+  readonly pageSize: bigint;
+  private readonly ram: Range[];
+  private readonly mmio: (Range & { name: string })[];
+  /** Page number → 4 KiB of contents. Chunk numbers stay below 2^52, so they are exact numbers. */
+  private readonly chunks = new Map<number, Uint8Array>();
+  /** Allocated and reserved blocks, sorted by base. */
+  private readonly blocks: Block[] = [];
+
+  constructor(readonly platform: PlatformConfig) {
+    this.pageSize = BigInt(platform.pageSize);
+    this.ram = platform.ram.map((r) => ({ base: r.base, end: r.base + r.size })).sort((a, b) => cmp(a.base, b.base));
+    this.mmio = platform.mmio.map((r) => ({ name: r.name, base: r.base, end: r.base + r.size }));
+    const all: (Range & { what: string })[] = [
+      ...this.ram.map((r) => ({ ...r, what: 'RAM' })),
+      ...this.mmio.map((r) => ({ ...r, what: `MMIO region "${r.name}"` })),
+    ].sort((a, b) => cmp(a.base, b.base));
+    for (let i = 1; i < all.length; i++) {
+      const a = all[i - 1]!;
+      const b = all[i]!;
+      if (b.base < a.end) throw new ModelInputError(`platform: ${b.what} at ${hex016(b.base)} overlaps ${a.what} at ${hex016(a.base)}`);
+    }
+  }
+
+  // ---- contents ----
+
+  read(phys: bigint, size: number): Uint8Array {
+    const out = new Uint8Array(size);
+    let done = 0;
+    let p = phys;
+    while (done < size) {
+      const off = Number(p & CHUNK_MASK);
+      const n = Math.min(CHUNK - off, size - done);
+      const c = this.chunks.get(Number(p >> CHUNK_SHIFT));
+      if (c) out.set(c.subarray(off, off + n), done);
+      done += n;
+      p += BigInt(n);
+    }
+    return out;
+  }
+
+  write(phys: bigint, data: Uint8Array): void {
+    let done = 0;
+    let p = phys;
+    while (done < data.length) {
+      const off = Number(p & CHUNK_MASK);
+      const n = Math.min(CHUNK - off, data.length - done);
+      this.chunk(p).set(data.subarray(done, done + n), off);
+      done += n;
+      p += BigInt(n);
+    }
+  }
+
+  fill(phys: bigint, size: number, byte: number): void {
+    let done = 0;
+    let p = phys;
+    while (done < size) {
+      const off = Number(p & CHUNK_MASK);
+      const n = Math.min(CHUNK - off, size - done);
+      const key = Number(p >> CHUNK_SHIFT);
+      // Zero-filling a chunk that was never written changes nothing.
+      const c = byte === 0 ? this.chunks.get(key) : this.chunk(p);
+      if (c) c.fill(byte, off, off + n);
+      done += n;
+      p += BigInt(n);
+    }
+  }
+
+  /** memcpy / memmove: overlapping ranges copy as if through a temporary buffer. */
+  copy(dst: bigint, src: bigint, size: number): void {
+    if (size <= 0 || dst === src) return;
+    const n = BigInt(size);
+    if (dst < src + n && src < dst + n) {
+      this.write(dst, this.read(src, size));
+      return;
+    }
+    // Disjoint (every bounce copy): chunk to chunk, without a temporary buffer.
+    let done = 0;
+    while (done < size) {
+      const s = src + BigInt(done);
+      const d = dst + BigInt(done);
+      const sOff = Number(s & CHUNK_MASK);
+      const dOff = Number(d & CHUNK_MASK);
+      const len = Math.min(CHUNK - sOff, CHUNK - dOff, size - done);
+      const from = this.chunks.get(Number(s >> CHUNK_SHIFT));
+      if (from) this.chunk(d).set(from.subarray(sOff, sOff + len), dOff);
+      else this.chunks.get(Number(d >> CHUNK_SHIFT))?.fill(0, dOff, dOff + len);
+      done += len;
+    }
+  }
+
+  private chunk(p: bigint): Uint8Array {
+    const key = Number(p >> CHUNK_SHIFT);
+    let c = this.chunks.get(key);
+    if (!c) {
+      c = new Uint8Array(CHUNK);
+      this.chunks.set(key, c);
+    }
+    return c;
+  }
+
+  // ---- regions ----
+
+  /** pfn_valid(PHYS_PFN(phys)): the page lies in a RAM region. */
+  pfn_valid(phys: bigint): boolean {
+    const page = phys - (phys % this.pageSize);
+    return this.ram.some((r) => page >= r.base && page < r.end);
+  }
+
+  isMmio(phys: bigint): boolean {
+    return this.mmio.some((r) => phys >= r.base && phys < r.end);
+  }
+
+  /** max_pfn << PAGE_SHIFT: the end of the highest RAM region (0 without RAM). */
+  get ramEnd(): bigint {
+    return this.ram.reduce((m, r) => (r.end > m ? r.end : m), 0n);
+  }
+
+  // ---- allocator ----
+
+  /**
+   * Allocates 2^order pages for `size` bytes (get_order, as alloc_pages does), aligned to the
+   * block size like the buddy allocator, with the whole block at or below `limit`. The search is
+   * deterministic and top-down from the highest RAM address, so coherent buffers and page tables
+   * land at the top of RAM, far from the low addresses scenarios usually map. Returns null when
+   * nothing fits. The buddy allocator's real placement depends on boot history; this one does not.
+   */
+  allocPages(size: number, limit?: bigint, tag = 'pages'): bigint | null {
+    const pages = Math.max(1, Math.ceil(size / Number(this.pageSize)));
+    const block = this.pageSize * BigInt(1 << Math.ceil(Math.log2(pages)));
+    return this.allocRange(block, block, limit ?? (1n << 64n) - 1n, 'alloc', tag);
+  }
+
+  /** Frees a block allocPages returned; false if no allocated block starts at phys with that order. */
+  freePages(phys: bigint, size: number): boolean {
+    const pages = Math.max(1, Math.ceil(size / Number(this.pageSize)));
+    const block = this.pageSize * BigInt(1 << Math.ceil(Math.log2(pages)));
+    const i = this.blocks.findIndex((b) => b.base === phys && b.kind === 'alloc');
+    if (i < 0 || this.blocks[i]!.size !== block) return false;
+    this.blocks.splice(i, 1);
+    return true;
+  }
+
+  /** Is [phys, phys+size) inside one allocated (not reserved) block? */
+  isAllocated(phys: bigint, size: number): boolean {
+    const end = phys + BigInt(size);
+    return this.blocks.some((b) => b.kind === 'alloc' && phys >= b.base && end <= b.base + b.size);
+  }
+
+  /**
+   * memblock_alloc_low() for the swiotlb default pool: the highest `align`-aligned RAM range of
+   * `size` bytes ending at or below 4 GiB (memblock allocates top-down below ARCH_LOW_ADDRESS_LIMIT).
+   */
+  reserveLow(size: bigint, align: bigint, tag: string): bigint | null {
+    return this.allocRange(size, align, FOUR_GIB - 1n, 'reserved', tag);
+  }
+
+  /** Reserves a fixed range (a configured swiotlb base) so the page allocator stays clear of it. */
+  reserve(base: bigint, size: bigint, tag: string): void {
+    const end = base + size;
+    const hit = this.blocks.find((b) => base < b.base + b.size && b.base < end);
+    if (hit) throw new ModelInputError(`platform: ${tag} at ${hex016(base)} overlaps ${hit.tag} at ${hex016(hit.base)}`);
+    this.insert({ base, size, kind: 'reserved', tag });
+  }
+
+  private allocRange(size: bigint, align: bigint, limit: bigint, kind: Block['kind'], tag: string): bigint | null {
+    for (let r = this.ram.length - 1; r >= 0; r--) {
+      const ram = this.ram[r]!;
+      const top = ram.end - 1n < limit ? ram.end : limit + 1n;
+      if (top - ram.base < size) continue;
+      let cand = alignDown(top - size, align);
+      while (cand >= ram.base) {
+        const hit = this.lastOverlap(cand, cand + size);
+        if (!hit) {
+          this.insert({ base: cand, size, kind, tag });
+          return cand;
+        }
+        if (hit.base < size) break;
+        cand = alignDown(hit.base - size, align);
+      }
+    }
+    return null;
+  }
+
+  /** The overlapping block with the lowest base (so a top-down search can jump below it). */
+  private lastOverlap(base: bigint, end: bigint): Block | undefined {
+    let found: Block | undefined;
+    for (const b of this.blocks) {
+      if (b.base >= end) break;
+      if (b.base + b.size > base && (!found || b.base < found.base)) found = b;
+    }
+    return found;
+  }
+
+  private insert(b: Block): void {
+    let i = this.blocks.length;
+    while (i > 0 && this.blocks[i - 1]!.base > b.base) i--;
+    this.blocks.splice(i, 0, b);
+  }
+
+  /** Allocated (not reserved) bytes, for summaries. */
+  get allocatedBytes(): bigint {
+    return this.blocks.reduce((s, b) => (b.kind === 'alloc' ? s + b.size : s), 0n);
+  }
+
+  hashInto(h: Hasher): void {
+    h.u32(this.blocks.length);
+    for (const b of this.blocks) h.big(b.base).big(b.size).str(b.kind);
+    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+    for (const key of keys) {
+      const c = this.chunks.get(key)!;
+      if (c.every((x) => x === 0)) continue; // a zero chunk equals one never written
+      h.num(key).bytes(c);
+    }
+  }
+}
+
+function alignDown(x: bigint, align: bigint): bigint {
+  return x - (((x % align) + align) % align);
+}
+
+function cmp(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,0 +1,105 @@
+// Device-side and CPU-side memory accesses (ours, not the kernel's). Without an IOMMU nothing stops
+// a device: its bus address goes through dma-ranges to a physical address (a swiotlb bounce
+// address lands in the bounce slot) and the bytes move; dmasim checks the access against the
+// device's live mappings and reports findings. IOMMU devices go through iommu_dev_access.
+
+import type { Kernel } from '../kernel.ts';
+import { ModelInputError } from '../kernel.ts';
+import type { Device } from '../platform/device.ts';
+import { hex016, U64_MAX } from '../util/hex.ts';
+import { DIR_DEBUG_NAMES, DMA_FROM_DEVICE, DMA_TO_DEVICE } from './defs.ts';
+import { dma_to_phys } from './dma-direct.ts';
+import type { LiveMapping } from './live.ts';
+import { iommu_dev_access } from '../iommu/dma-iommu.ts';
+
+/** The bytes a write carries: `data` (its length must be `size`) or `fill` (default 0). */
+export function writeBytes(size: number, data: Uint8Array | undefined, fill: number | undefined): Uint8Array {
+  if (data) {
+    if (data.length !== size) throw new ModelInputError(`write data is ${data.length} bytes but size is ${size}`);
+    return data;
+  }
+  return new Uint8Array(size).fill(fill ?? 0);
+}
+
+function dirName(dir: number): string {
+  return DIR_DEBUG_NAMES[dir] ?? String(dir);
+}
+
+/** May a device access of this kind touch this mapping? */
+function allows(m: LiveMapping, write: boolean): boolean {
+  if (m.kind === 'coherent') return true;
+  return write ? m.dir !== DMA_TO_DEVICE : m.dir !== DMA_FROM_DEVICE;
+}
+
+/**
+ * Walks [addr, addr+size) through the device's live bus spans. Returns null when every byte is
+ * covered by a mapping that allows the access, else the finding it makes.
+ */
+function checkDeviceAccess(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean): { kind: 'unmapped-access' | 'direction-violation'; m?: LiveMapping } | null {
+  const cands = k.live.overlappingBus(dev.index, addr, size);
+  const end = addr + BigInt(size);
+  let pos = addr;
+  let wrongDir: LiveMapping | undefined;
+  while (pos < end) {
+    let next = -1n;
+    for (const m of cands) {
+      for (const s of m.bus) {
+        const sEnd = s.start + BigInt(s.len);
+        if (pos < s.start || pos >= sEnd) continue;
+        if (allows(m, write)) {
+          if (sEnd > next) next = sEnd;
+        } else wrongDir ??= m;
+      }
+    }
+    if (next < 0n) return wrongDir ? { kind: 'direction-violation', m: wrongDir } : { kind: 'unmapped-access' };
+    pos = next;
+  }
+  return null;
+}
+
+/** dev-read / dev-write on a direct or ops device (IOMMU devices delegate). Reads land in k.out.data. */
+export function dev_access(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill: number | undefined): void {
+  const bytes = write ? writeBytes(size, data, fill) : undefined;
+  if (dev.dmaIommu) {
+    k.out.path = 'iommu';
+    iommu_dev_access(k, dev, addr, size, write, bytes);
+    return;
+  }
+  k.out.path = dev.hasOps ? 'ops' : 'direct';
+  k.out.fault = 'none';
+  const what = `${dev.name} ${write ? 'writes' : 'reads'} [device address=${hex016(addr)}] [size=${size} bytes]`;
+  const bad = checkDeviceAccess(k, dev, addr, size, write);
+  if (bad?.kind === 'unmapped-access') {
+    k.finding('unmapped-access', `${what} outside every live mapping of the device`);
+  } else if (bad?.m) {
+    const m = bad.m;
+    k.finding('direction-violation', `${what} against the direction of its mapping [device address=${hex016(m.addr)}] [size=${m.size} bytes] [mapped with ${dirName(m.dir)}]`);
+  }
+  const phys = dma_to_phys(dev, addr);
+  if (phys === U64_MAX) {
+    // No dma-ranges window holds the address: the transaction reaches no memory. A read completes
+    // with all-ones, as an unsupported request does on PCI.
+    if (!bad) k.finding('unmapped-access', `${what} outside every dma-ranges window of the device`);
+    if (!write) k.out.data = new Uint8Array(size).fill(0xff);
+    return;
+  }
+  if (write) k.mem.write(phys, bytes!);
+  else k.out.data = k.mem.read(phys, size);
+}
+
+/** cpu-read / cpu-write of physical memory; touching a buffer a device owns is a finding. */
+export function cpu_access(k: Kernel, phys: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill: number | undefined): void {
+  const bytes = write ? writeBytes(size, data, fill) : undefined;
+  k.out.path = 'none';
+  // MMIO resources are never synced (no CPU ownership), coherent buffers are shared by design.
+  const owned = k.live.overlappingCpu(phys, size).find((m) => m.owner === 'device' && !m.mmio);
+  if (owned) {
+    k.finding(
+      'cpu-owned-violation',
+      `CPU ${k.cpu} ${write ? 'writes' : 'reads'} [phys=${hex016(phys)}] [size=${size} bytes] while ${owned.devName} owns the buffer ` +
+        `[device address=${hex016(owned.addr)}] [size=${owned.size} bytes] [mapped with ${dirName(owned.dir)}]`,
+    );
+  }
+  if (write) k.mem.write(phys, bytes!);
+  else k.out.data = k.mem.read(phys, size);
+}

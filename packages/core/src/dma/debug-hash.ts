@@ -1,0 +1,196 @@
+// dma-debug's bookkeeping (kernel/dma/debug.c): the entry, the 16384-bucket hash keyed by
+// (dev_addr >> 13) with its best-fit lookups, and the active-cacheline overlap counter.
+
+import type { Device } from '../platform/device.ts';
+import type { Hasher } from '../util/hash.ts';
+
+export const HASH_SIZE = 16384;
+const HASH_FN_SHIFT = 13n;
+const HASH_FN_MASK = BigInt(HASH_SIZE - 1);
+const BUCKET_SPAN = 1n << HASH_FN_SHIFT;
+
+/** type2name: entry types by the name dma-debug prints ("resource" up to 6.17, "phy" from 6.18). */
+export type DebugType = 'single' | 'scatter-gather' | 'coherent' | 'noncoherent' | 'resource' | 'phy';
+
+export const MAP_ERR_CHECK_NOT_APPLICABLE = 0;
+export const MAP_ERR_NOT_CHECKED = 1;
+export const MAP_ERR_CHECKED = 2;
+export const maperr2str = ['dma map error check not applicable', 'dma map error not checked', 'dma map error checked'] as const;
+
+/**
+ * Where an entry was created. The kernel saves 5 stack frames; we have no kernel stack, so we keep
+ * the debug hook, the API function that called it, and the event (sequence number, CPU).
+ */
+export interface MapSite { hook: string; api: string; seq: number; cpu: number }
+
+/** struct dma_debug_entry (without the list head; 6.17/6.18 entries hold no attrs). */
+export interface DebugEntry {
+  dev: Device;
+  type: DebugType;
+  paddr: bigint;
+  devAddr: bigint;
+  size: number;
+  direction: number;
+  sgCallEnts: number;
+  sgMappedEnts: number;
+  mapErrType: number;
+  site: MapSite;
+}
+
+/** The on-stack reference entry a check looks up with. */
+export type DebugRef = Pick<DebugEntry, 'dev' | 'type' | 'paddr' | 'devAddr' | 'size' | 'direction' | 'sgCallEnts'>;
+
+const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+
+export function hash_fn(devAddr: bigint): number {
+  return Number((u64(devAddr) >> HASH_FN_SHIFT) & HASH_FN_MASK);
+}
+
+type MatchFn = (ref: DebugRef, entry: DebugEntry) => boolean;
+
+function exact_match(a: DebugRef, b: DebugEntry): boolean {
+  return a.devAddr === b.devAddr && a.dev === b.dev;
+}
+
+/** The entry must hold the whole referenced range (end sums wrap at 64 bits, as u64 adds do). */
+function containing_match(a: DebugRef, b: DebugEntry): boolean {
+  if (a.dev !== b.dev) return false;
+  return b.devAddr <= a.devAddr && u64(b.devAddr + BigInt(b.size)) >= u64(a.devAddr + BigInt(a.size));
+}
+
+/** The hash table: bucket index → list in insertion order (list_add_tail). */
+export class DebugHash {
+  private readonly buckets = new Map<number, DebugEntry[]>();
+  private live = 0;
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** hash_bucket_add */
+  add(entry: DebugEntry): void {
+    const idx = hash_fn(entry.devAddr);
+    const list = this.buckets.get(idx);
+    if (list) list.push(entry);
+    else this.buckets.set(idx, [entry]);
+    this.live++;
+  }
+
+  /** hash_bucket_del */
+  del(entry: DebugEntry): void {
+    const idx = hash_fn(entry.devAddr);
+    const list = this.buckets.get(idx);
+    const at = list ? list.indexOf(entry) : -1;
+    if (!list || at < 0) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
+    list.splice(at, 1);
+    if (list.length === 0) this.buckets.delete(idx);
+    this.live--;
+  }
+
+  bucket(idx: number): readonly DebugEntry[] {
+    return this.buckets.get(idx) ?? [];
+  }
+
+  /**
+   * __hash_bucket_find: best fit among the matches, scoring one point each for equal size, type,
+   * direction and sg_call_ents. A perfect score wins at once; otherwise several matches without a
+   * perfect one give "not found".
+   */
+  private find(idx: number, ref: DebugRef, match: MatchFn): DebugEntry | undefined {
+    const list = this.buckets.get(idx);
+    if (!list) return undefined;
+    let ret: DebugEntry | undefined;
+    let matches = 0;
+    let lastLvl = -1;
+    for (const entry of list) {
+      if (!match(ref, entry)) continue;
+      matches++;
+      let lvl = 0;
+      if (entry.size === ref.size) lvl++;
+      if (entry.type === ref.type) lvl++;
+      if (entry.direction === ref.direction) lvl++;
+      if (entry.sgCallEnts === ref.sgCallEnts) lvl++;
+      if (lvl === 4) return entry;
+      if (lvl > lastLvl) {
+        lastLvl = lvl;
+        ret = entry;
+      }
+    }
+    return matches === 1 ? ret : undefined;
+  }
+
+  /** bucket_find_exact: same device and dev_addr (unmap, free, the sg mapped-count lookup). */
+  bucket_find_exact(ref: DebugRef): DebugEntry | undefined {
+    return this.find(hash_fn(ref.devAddr), ref, exact_match);
+  }
+
+  /**
+   * bucket_find_contain (since "dma-debug: Improve search for partial syncs", 6.0): the start's
+   * bucket, then one bucket lower at a time, for as many buckets as lie at or below the address
+   * (at most all 16384). (§7.2 of the spec still describes the older max_seg_size bound.)
+   */
+  bucket_find_contain(ref: DebugRef): DebugEntry | undefined {
+    const start = u64(ref.devAddr);
+    const below = (start >> HASH_FN_SHIFT) + 1n;
+    const limit = below < BigInt(HASH_SIZE) ? Number(below) : HASH_SIZE;
+    let index = start;
+    for (let i = 0; i < limit; i++) {
+      const entry = this.find(hash_fn(index), ref, containing_match);
+      if (entry) return entry;
+      index -= BUCKET_SPAN;
+    }
+    return undefined;
+  }
+
+  /** Every live entry, walking buckets 0..16383 and each list in order (dump_show's walk). */
+  *walk(): Generator<{ idx: number; entry: DebugEntry }> {
+    for (const idx of [...this.buckets.keys()].sort((a, b) => a - b)) {
+      for (const entry of this.buckets.get(idx)!) yield { idx, entry };
+    }
+  }
+}
+
+/** The radix tree's ACTIVE_CACHELINE_MAX_OVERLAP: the overlap count lives in 3 tag bits. */
+export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
+
+/**
+ * dma_active_cacheline: first cacheline number → overlap count (0 = one mapping). A count that
+ * would pass 7 is not stored (the tags saturate), so later removes can delete the node early, as
+ * in the kernel.
+ */
+export class ActiveCachelines {
+  private readonly tree = new Map<bigint, number>();
+
+  /** radix_tree_insert + active_cacheline_inc_overlap: 'eexist' when the line is already there. */
+  insert(cln: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
+    const cur = this.tree.get(cln);
+    if (cur === undefined) {
+      this.tree.set(cln, 0);
+      return { rc: 0, overflow: false };
+    }
+    const overlap = cur + 1;
+    if (overlap > ACTIVE_CACHELINE_MAX_OVERLAP) return { rc: 'eexist', overflow: true };
+    this.tree.set(cln, overlap);
+    return { rc: 'eexist', overflow: false };
+  }
+
+  /** active_cacheline_remove: a missing node reads as overlap 0 and is "deleted" again. */
+  remove(cln: bigint): void {
+    const overlap = (this.tree.get(cln) ?? 0) - 1;
+    if (overlap < 0) this.tree.delete(cln);
+    else this.tree.set(cln, overlap);
+  }
+
+  overlap(cln: bigint): number | undefined {
+    return this.tree.get(cln);
+  }
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  hashInto(h: Hasher): void {
+    h.u32(this.tree.size);
+    for (const cln of [...this.tree.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) h.big(cln).u32(this.tree.get(cln)!);
+  }
+}

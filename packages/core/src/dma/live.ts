@@ -1,0 +1,147 @@
+// The model's own record of every live streaming mapping and coherent allocation, on every path
+// (direct, swiotlb, iommu, ops), per device: what device and CPU accesses are checked against,
+// who currently owns each streaming buffer, and what `leaks` counts. Not dma-debug's bookkeeping.
+
+import type { Path, SgList } from '../events.ts';
+import type { Hasher } from '../util/hash.ts';
+
+export type LiveKind = 'single' | 'sg' | 'coherent';
+/** Streaming buffers belong to the device from map (or sync-for-device) until sync-for-cpu or unmap. */
+export type Owner = 'device' | 'cpu' | 'shared';
+
+/** A range of bus (DMA) or CPU physical addresses. */
+export interface Span { start: bigint; len: number }
+
+export interface LiveMapping {
+  readonly id: number;
+  readonly dev: number;
+  readonly devName: string;
+  readonly kind: LiveKind;
+  /** The handle the driver holds: the DMA address (first mapped entry for sg). */
+  readonly addr: bigint;
+  readonly size: number;
+  /** CPU physical address of the original buffer (first element for sg). */
+  readonly phys: bigint;
+  readonly dir: number;
+  readonly path: Path;
+  readonly mmio: boolean;
+  /** Bus ranges the device may touch (the mapped entries). */
+  readonly bus: readonly Span[];
+  /** CPU ranges of the original buffer (the input elements for sg). */
+  readonly cpu: readonly Span[];
+  /** For sg: the element count passed to dma_map_sg. */
+  readonly nents: number;
+  owner: Owner;
+}
+
+export class LiveMappings {
+  private nextId = 1;
+  /** Per device index: handle → mappings with that handle (mapping a buffer twice gives the same one). */
+  private readonly perDev: Map<bigint, LiveMapping[]>[] = [];
+  private total = 0;
+
+  get count(): number {
+    return this.total;
+  }
+
+  countFor(dev: number): number {
+    let n = 0;
+    for (const l of this.perDev[dev]?.values() ?? []) n += l.length;
+    return n;
+  }
+
+  private byDev(dev: number): Map<bigint, LiveMapping[]> {
+    let m = this.perDev[dev];
+    if (!m) {
+      m = new Map();
+      this.perDev[dev] = m;
+    }
+    return m;
+  }
+
+  addSingle(dev: number, devName: string, kind: 'single' | 'coherent', addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean): LiveMapping {
+    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device' });
+  }
+
+  /** An sg mapping: bus spans are the mapped entries (dma-iommu may merge elements), CPU spans the inputs. */
+  addSg(dev: number, devName: string, sg: SgList, dir: number, path: Path): LiveMapping | null {
+    const first = sg.dma[0];
+    if (!first) return null;
+    const bus = sg.dma.map((d) => ({ start: d.addr, len: d.len }));
+    const cpu = sg.segments.map((x) => ({ start: x.phys, len: x.size }));
+    const size = sg.dma.reduce((n, d) => n + d.len, 0);
+    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device' });
+  }
+
+  private add(e: LiveMapping): LiveMapping {
+    const map = this.byDev(e.dev);
+    const list = map.get(e.addr);
+    if (list) list.push(e);
+    else map.set(e.addr, [e]);
+    this.total++;
+    return e;
+  }
+
+  /** Removes the mapping of `kind` with handle addr (same size preferred); null if there is none. */
+  remove(dev: number, kind: LiveKind, addr: bigint, size: number): LiveMapping | null {
+    const map = this.perDev[dev];
+    const list = map?.get(addr);
+    if (!map || !list) return null;
+    let i = list.findIndex((m) => m.kind === kind && m.size === size);
+    if (i < 0) i = list.findIndex((m) => m.kind === kind);
+    if (i < 0) return null;
+    const [m] = list.splice(i, 1);
+    if (!list.length) map.delete(addr);
+    this.total--;
+    return m!;
+  }
+
+  /** The sg mapping whose handle is sg.dma[0] and whose element count matches, if any. */
+  findSg(dev: number, sg: SgList): LiveMapping | null {
+    const first = sg.dma[0];
+    if (!first) return null;
+    const list = this.perDev[dev]?.get(first.addr) ?? [];
+    return list.find((m) => m.kind === 'sg' && m.nents === sg.segments.length) ?? list.find((m) => m.kind === 'sg') ?? null;
+  }
+
+  /** Mappings of one device with a bus span overlapping [addr, addr+size). */
+  overlappingBus(dev: number, addr: bigint, size: number): LiveMapping[] {
+    const out: LiveMapping[] = [];
+    const end = addr + BigInt(Math.max(size, 1));
+    for (const list of this.perDev[dev]?.values() ?? []) {
+      for (const m of list) if (m.bus.some((s) => s.start < end && s.start + BigInt(s.len) > addr)) out.push(m);
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /** Every mapping of every device with a CPU span overlapping [phys, phys+size), by id. */
+  overlappingCpu(phys: bigint, size: number): LiveMapping[] {
+    const out: LiveMapping[] = [];
+    const end = phys + BigInt(Math.max(size, 1));
+    for (const map of this.perDev) {
+      for (const list of map?.values() ?? []) {
+        for (const m of list) if (m.cpu.some((s) => s.start < end && s.start + BigInt(s.len) > phys)) out.push(m);
+      }
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /** Every live mapping, by id (for summaries and invariant checks). */
+  all(): LiveMapping[] {
+    const out: LiveMapping[] = [];
+    for (const map of this.perDev) for (const list of map?.values() ?? []) out.push(...list);
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  hashInto(h: Hasher): void {
+    const all = this.all();
+    h.u32(this.nextId).u32(all.length);
+    for (const m of all) {
+      h.u32(m.id).u32(m.dev).str(m.kind).big(m.addr).num(m.size).big(m.phys).u32(m.dir).str(m.path).bool(m.mmio).str(m.owner).u32(m.nents);
+      h.u32(m.bus.length);
+      for (const s of m.bus) h.big(s.start).num(s.len);
+      h.u32(m.cpu.length);
+      for (const s of m.cpu) h.big(s.start).num(s.len);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// Machine.apply: determinism of the state hash, the crashed state after a kernel BUG, bad input,
+// leaks() and summary().
+import { describe, expect, test } from 'vitest';
+import { testMachine } from './testing.ts';
+import type { Event } from './events.ts';
+import { ModelInputError } from './kernel.ts';
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE } from './dma/defs.ts';
+
+const DEV = '0000:01:00.0';
+
+function script(): Event[] {
+  return [
+    { op: 'cpu-write', cpu: 0, phys: 0x180000000n, size: 32, fill: 0x5a },
+    { op: 'map-single', dev: DEV, cpu: 1, phys: 0x180000000n, size: 32, dir: DMA_FROM_DEVICE, attrs: 0 },
+    { op: 'map-single', dev: DEV, cpu: 0, phys: 0x1000n, size: 4096, dir: DMA_TO_DEVICE, attrs: 0 },
+    { op: 'alloc-coherent', dev: DEV, cpu: 2, size: 8192, attrs: 0 },
+    { op: 'advance-time', cpu: 0, byNs: 1_000_000 },
+  ];
+}
+
+describe('Machine', () => {
+  test('two machines that applied the same events have the same state hash; a different event changes it', () => {
+    const a = testMachine({ devices: [{ mask: 32 }] });
+    const b = testMachine({ devices: [{ mask: 32 }] });
+    const outs = script().map((e) => a.apply(e));
+    script().forEach((e, i) => expect(b.apply(e)).toEqual(outs[i]));
+    expect(a.stateHash()).toBe(b.stateHash());
+    b.apply({ op: 'dev-write', dev: DEV, cpu: 0, addr: 0x1000n, size: 1, fill: 1 });
+    expect(a.stateHash()).not.toBe(b.stateHash());
+  });
+
+  test('memory contents, swiotlb slots and live mappings all feed the hash', () => {
+    const base = testMachine({ devices: [{ mask: 32 }] });
+    const h0 = base.stateHash();
+    const bytes = testMachine({ devices: [{ mask: 32 }] });
+    bytes.k.mem.fill(0x1000n, 1, 7);
+    expect(bytes.stateHash()).not.toBe(h0);
+    const zero = testMachine({ devices: [{ mask: 32 }] });
+    zero.k.mem.fill(0x1000n, 4096, 0); // zero bytes equal bytes never written
+    expect(zero.stateHash()).toBe(h0);
+  });
+
+  test('after a kernel BUG every event returns an error outcome and changes nothing', () => {
+    const m = testMachine({});
+    m.apply({ op: 'map-single', dev: DEV, cpu: 0, phys: 0x1000n, size: 64, dir: DMA_TO_DEVICE, attrs: 0 });
+    const bug = m.apply({ op: 'map-single', dev: DEV, cpu: 0, phys: 0x1000n, size: 64, dir: 5, attrs: 0 });
+    expect([bug.error, bug.path]).toEqual([true, 'none']);
+    expect(m.crashed).toBe('kernel BUG at kernel/dma/mapping.c:dma_map_phys!');
+    const h = m.stateHash();
+    const later = m.apply({ op: 'unmap-single', dev: DEV, cpu: 0, addr: 0x1000n, size: 64, dir: DMA_TO_DEVICE, attrs: 0 });
+    expect(later.error).toBe(true);
+    expect(later.dmesg).toEqual(['dmasim: the simulated kernel has crashed (kernel BUG at kernel/dma/mapping.c:dma_map_phys!); unmap-single was not run']);
+    expect(m.leaks()).toBe(1);
+    expect(m.eventCount).toBe(3);
+    expect(m.stateHash()).not.toBe(h); // only the event count moved
+  });
+
+  test('bad input is thrown: unknown device, missing CPU, bad size, bad set-mask bits', () => {
+    const m = testMachine({});
+    expect(() => m.apply({ op: 'map-single', dev: 'nope', cpu: 0, phys: 0n, size: 1, dir: 1, attrs: 0 })).toThrow(ModelInputError);
+    expect(() => m.apply({ op: 'cpu-read', cpu: 4, phys: 0n, size: 1 })).toThrow(/cpu 4 does not exist/);
+    expect(() => m.apply({ op: 'map-single', dev: DEV, cpu: 0, phys: 0n, size: -1, dir: 1, attrs: 0 })).toThrow(/not a byte count/);
+    expect(() => m.apply({ op: 'set-mask', dev: DEV, cpu: 0, bits: 65 })).toThrow(/outside 0..64/);
+  });
+
+  test('each event takes one virtual microsecond; advance-time adds to it', () => {
+    const m = testMachine({});
+    expect(m.apply({ op: 'cpu-read', cpu: 0, phys: 0n, size: 1 }).timeNs).toBe(1000);
+    m.apply({ op: 'advance-time', cpu: 0, byNs: 10_000 });
+    expect(m.apply({ op: 'cpu-read', cpu: 0, phys: 0n, size: 1 }).timeNs).toBe(13_000);
+  });
+
+  test('leaks() and summary() count what the model holds, per device', () => {
+    const m = testMachine({ devices: [{ mask: 32 }, {}] });
+    script().forEach((e) => m.apply(e));
+    m.apply({ op: 'map-single', dev: '0000:02:00.0', cpu: 0, phys: 0x2000n, size: 64, dir: DMA_TO_DEVICE, attrs: 0 });
+    expect(m.leaks()).toBe(4);
+    const s = m.summary();
+    expect(s.devices).toEqual([
+      { name: DEV, liveMappings: 3 },
+      { name: '0000:02:00.0', liveMappings: 1 },
+    ]);
+    expect(s.swiotlb).toEqual({ total: 32768, used: 1 });
+    expect(s.events).toBe(6);
+    expect(s.debugEntries).toBe(4);
+    expect(s.iova).toEqual([]);
+  });
+
+  test('unbind keeps the mappings (they are leaks) and runs the dma-debug leak report', () => {
+    const m = testMachine({});
+    m.apply({ op: 'map-single', dev: DEV, cpu: 0, phys: 0x1000n, size: 64, dir: DMA_TO_DEVICE, attrs: 0 });
+    const o = m.apply({ op: 'unbind', dev: DEV, cpu: 0 });
+    expect(o.dmesg.join('\n')).toContain('device driver has pending DMA allocations while released from device [count=1]');
+    expect(m.leaks()).toBe(1);
+  });
+});

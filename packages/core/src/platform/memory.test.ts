@@ -1,0 +1,92 @@
+// Physical memory: sparse contents across chunk boundaries, regions, the top-down page allocator.
+import { describe, expect, test } from 'vitest';
+import { defaultPlatform } from '../config.ts';
+import { Memory } from './memory.ts';
+import { Hasher } from '../util/hash.ts';
+
+const GiB = 1n << 30n;
+function mem(over: Partial<ReturnType<typeof defaultPlatform>> = {}): Memory {
+  return new Memory({ ...defaultPlatform(), ...over });
+}
+
+describe('contents', () => {
+  test('unwritten bytes read as 0; writes, fills and copies cross 4 KiB chunks', () => {
+    const m = mem();
+    expect([...m.read(0x1ffen, 4)]).toEqual([0, 0, 0, 0]);
+    m.write(0x1ffen, new Uint8Array([1, 2, 3, 4]));
+    expect([...m.read(0x1ffdn, 6)]).toEqual([0, 1, 2, 3, 4, 0]);
+    m.fill(0x2fffn, 3, 9);
+    expect([...m.read(0x2ffen, 5)]).toEqual([0, 9, 9, 9, 0]);
+    m.copy(0x5000n, 0x1ffen, 4);
+    expect([...m.read(0x5000n, 4)]).toEqual([1, 2, 3, 4]);
+  });
+
+  test('overlapping copy behaves like memmove', () => {
+    const m = mem();
+    m.write(0x100n, new Uint8Array([1, 2, 3, 4, 5]));
+    m.copy(0x102n, 0x100n, 5);
+    expect([...m.read(0x100n, 7)]).toEqual([1, 2, 1, 2, 3, 4, 5]);
+  });
+
+  test('addresses above 2^53 are exact', () => {
+    const m = mem();
+    const hi = (1n << 60n) + 0x123n;
+    m.write(hi, new Uint8Array([7]));
+    expect(m.read(hi, 1)[0]).toBe(7);
+    expect(m.read(hi - 1n, 1)[0]).toBe(0);
+  });
+
+  test('the hash ignores zero chunks and sees every other byte', () => {
+    const h = (m: Memory) => {
+      const x = new Hasher();
+      m.hashInto(x);
+      return x.digest();
+    };
+    const a = mem();
+    const b = mem();
+    b.fill(0x9000n, 100, 0);
+    b.write(0xa000n, new Uint8Array(10));
+    expect(h(a)).toBe(h(b));
+    b.fill(0xa005n, 1, 1);
+    expect(h(a)).not.toBe(h(b));
+  });
+});
+
+describe('regions', () => {
+  test('pfn_valid for RAM pages, isMmio for BARs, overlaps rejected', () => {
+    const m = mem({ ram: [{ base: 0n, size: GiB }, { base: 4n * GiB, size: GiB }], mmio: [{ name: 'bar', base: 2n * GiB, size: 1n << 20n }] });
+    expect([m.pfn_valid(0n), m.pfn_valid(GiB - 1n), m.pfn_valid(GiB), m.pfn_valid(4n * GiB + 5n)]).toEqual([true, true, false, true]);
+    expect([m.isMmio(2n * GiB), m.isMmio(2n * GiB + (1n << 20n))]).toEqual([true, false]);
+    expect(m.ramEnd).toBe(5n * GiB);
+    expect(() => mem({ mmio: [{ name: 'bad', base: GiB, size: 4096n }] })).toThrow(/MMIO region "bad" .* overlaps RAM|overlaps/);
+  });
+});
+
+describe('page allocator', () => {
+  test('top-down from the highest RAM address, 2^order pages aligned to their size', () => {
+    const m = mem();
+    expect(m.allocPages(4096)).toBe(8n * GiB - 4096n);
+    expect(m.allocPages(12288)).toBe(8n * GiB - 0x8000n); // 16 KiB block, 16 KiB aligned
+    expect(m.allocPages(4096)).toBe(8n * GiB - 0x2000n); // fills the hole above
+    expect(m.allocPages(4096, 0xffffffffn)).toBe(0x100000000n - 4096n);
+  });
+
+  test('free returns the block; a wrong address or order is refused', () => {
+    const m = mem();
+    const a = m.allocPages(8192)!;
+    expect(m.isAllocated(a, 8192)).toBe(true);
+    expect(m.freePages(a, 4096)).toBe(false);
+    expect(m.freePages(a + 4096n, 4096)).toBe(false);
+    expect(m.freePages(a, 8192)).toBe(true);
+    expect(m.freePages(a, 8192)).toBe(false);
+    expect(m.allocPages(8192)).toBe(a);
+  });
+
+  test('reserved ranges are skipped, exhaustion gives null', () => {
+    const m = mem({ ram: [{ base: 0n, size: 0x10000n }] });
+    expect(m.reserveLow(0x8000n, 4096n, 'pool')).toBe(0x8000n);
+    expect(m.allocPages(0x8000)).toBe(0n);
+    expect(m.allocPages(4096)).toBeNull();
+    expect(m.allocPages(4096, 0xfffn)).toBeNull();
+  });
+});

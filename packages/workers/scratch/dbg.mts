@@ -1,0 +1,10 @@
+import { runStress, defaultStressPlatform } from '/work/main/packages/workers/src/index.ts';
+import { MapModel } from '/work/main/packages/workers/src/testing/fake-model.ts';
+const plat = defaultStressPlatform(4, 1n);
+const programs = plat.config.devices.map((d, i) => ({ dev: d.name, program: { kind: 'workload' as const, workload: plat.workloads[i]!, params: { ops: 50000 } } }));
+const threads = Number(process.argv[2] ?? 2);
+const schedule = { mode: 'random' as const, seed: 5n };
+const m = new MapModel();
+const t0 = Date.now();
+const r = await runStress({ config: plat.config, programs, schedule, threads, model: m, deviceTimeoutMs: 3000, note: (l, msg) => console.log(Date.now() - t0, l, msg) });
+console.log(threads, schedule.mode, r.end, r.events, Date.now() - t0, 'ms', m.stateHash(), r.devices.map((d) => `${d.status}:${d.events}/${d.skipped}${d.message ? ' ' + d.message : ''}`).join(' '), JSON.stringify(r.findingCounts));

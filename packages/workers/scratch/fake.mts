@@ -1,0 +1,15 @@
+import { runStress, defaultStressPlatform } from '/work/main/packages/workers/src/index.ts';
+import { MapModel } from '/work/main/packages/workers/src/testing/fake-model.ts';
+const n = Number(process.argv[2] ?? 8);
+const ops = Number(process.argv[3] ?? 250000);
+const mode = (process.argv[4] ?? 'free') as 'free' | 'random' | 'pct';
+const threads = process.argv[5] === 'inline' ? 'inline' : Number(process.argv[5] ?? n);
+const out = process.argv[6];
+const wl = process.argv[7];
+const plat = defaultStressPlatform(n, 1n);
+const programs = plat.config.devices.map((d, i) => ({ dev: d.name, program: { kind: 'workload' as const, workload: wl ?? plat.workloads[i]!, params: { ops } } }));
+const schedule = mode === 'free' ? { mode } : mode === 'random' ? { mode, seed: 7n } : { mode, seed: 7n, depth: 3 };
+const t0 = Date.now();
+const r = await runStress({ config: plat.config, programs, schedule: schedule as never, threads, model: new MapModel(), ...(out ? { out } : {}), deviceTimeoutMs: 10000 });
+const ms = Date.now() - t0;
+console.log(r.end, r.events, ms, 'ms', Math.round(r.events / ms * 1000), 'ev/s', 'run', r.elapsedMs, Math.round(r.events / r.elapsedMs * 1000), r.logHash ?? '');

@@ -1,0 +1,14 @@
+import { runStress, defaultStressPlatform } from '/work/main/packages/workers/src/index.ts';
+const n = Number(process.argv[2] ?? 4);
+const ops = Number(process.argv[3] ?? 20000);
+const mode = (process.argv[4] ?? 'free') as 'free' | 'random' | 'pct';
+const threads = process.argv[5] === 'inline' ? 'inline' : Number(process.argv[5] ?? n);
+const plat = defaultStressPlatform(n, 1n);
+const programs = plat.config.devices.map((d, i) => ({ dev: d.name, program: { kind: 'workload' as const, workload: plat.workloads[i]!, params: { ops } } }));
+const schedule = mode === 'free' ? { mode } : mode === 'random' ? { mode, seed: 7n } : { mode, seed: 7n, depth: 3 };
+const t0 = Date.now();
+const r = await runStress({ config: plat.config, programs, schedule: schedule as never, threads, out: '/tmp/real.dmalog', deviceTimeoutMs: 10000, note: (l, msg) => console.log(Date.now() - t0, l, msg) });
+console.log(r.end, r.events, Date.now() - t0, 'ms', r.stateHash, r.logHash, 'debugErrors', r.debugErrors);
+for (const d of r.devices) console.log(d);
+console.log(JSON.stringify(r.findingCounts, null, 1));
+for (const f of r.firstFindings) console.log(f);

@@ -1,0 +1,98 @@
+// The piscina task: one device program, run for the life of the run on a worker thread (or, for
+// the inline host, on the coordinator's thread), talking to the coordinator only through `port`.
+
+import type { MessagePort } from 'node:worker_threads';
+import { Prng, type MmioRegion } from '@dmasim/core';
+import { DeviceDriver, StopSignal } from './driver.ts';
+import { Bugs, type DeviceInfo, type WorkloadContext } from './workloads/common.ts';
+import { findWorkload } from './workloads/index.ts';
+import { OPS_PARAM, resolveParams, type ParamValue, type Resolved } from './workloads/params.ts';
+import { runSteps } from './workloads/steps.ts';
+import type { Step } from '@dmasim/core';
+
+export type ProgramSpec =
+  | { kind: 'workload'; workload: string; params: Record<string, ParamValue> }
+  | { kind: 'steps'; steps: Step[]; repeat: number }
+  /** A module exporting `run(ctx)` (tests and out-of-tree workloads); params are passed raw. */
+  | { kind: 'module'; url: string; params: Record<string, ParamValue> };
+
+export interface DeviceTask {
+  port: MessagePort;
+  device: DeviceInfo;
+  program: ProgramSpec;
+  /** The run seed (the program's PRNG is forked from it by device name). */
+  seed: bigint;
+  window: number;
+  cpus: number;
+  pageSize: number;
+  region: { base: bigint; size: bigint };
+  mmio: MmioRegion[];
+}
+
+export interface TaskResult {
+  dev: string;
+  status: 'ended' | 'failed' | 'stopped';
+  issued: number;
+}
+
+/** What the END record carries (JSON in its ext payload). */
+export interface EndInfo {
+  issued: number;
+  injected: Record<string, number>;
+}
+
+export default async function deviceTask(t: DeviceTask): Promise<TaskResult> {
+  const drv = new DeviceDriver(t.port, t.window);
+  const dev = t.device.name;
+  try {
+    const injected = await runProgram(drv, t);
+    const info: EndInfo = { issued: drv.issued, injected };
+    await drv.end(JSON.stringify(info));
+    return { dev, status: 'ended', issued: drv.issued };
+  } catch (e) {
+    if (e instanceof StopSignal || drv.isStopped) return { dev, status: 'stopped', issued: drv.issued };
+    const err = e instanceof Error ? e : new Error(String(e));
+    try {
+      await drv.fail(`${err.name === 'Error' ? '' : err.name + ': '}${err.message}`);
+    } catch (e2) {
+      if (!(e2 instanceof StopSignal)) throw e2;
+    }
+    return { dev, status: 'failed', issued: drv.issued };
+  } finally {
+    drv.close();
+  }
+}
+
+async function runProgram(drv: DeviceDriver, t: DeviceTask): Promise<Record<string, number>> {
+  const prng = new Prng(t.seed).fork(`program:${t.device.name}`);
+  const p = t.program;
+  if (p.kind === 'steps') {
+    await runSteps(drv, p.steps, p.repeat);
+    return {};
+  }
+  let run: (ctx: WorkloadContext) => Promise<void>;
+  let params: Resolved;
+  let knobs: WorkloadContext['bugs'];
+  if (p.kind === 'workload') {
+    const w = findWorkload(p.workload);
+    if (!w) throw new Error(`unknown workload "${p.workload}"`);
+    params = resolveParams(`workload ${w.name} on ${t.device.name}`, w.params, p.params);
+    knobs = new Bugs(prng.fork('bugs'), params, w.bugs);
+    run = (ctx) => w.run(ctx);
+  } else {
+    const mod = (await import(p.url)) as { run?: (ctx: WorkloadContext) => Promise<void> };
+    if (typeof mod.run !== 'function') throw new Error(`program module ${p.url} exports no run(ctx)`);
+    params = Object.fromEntries(Object.entries(p.params).map(([k, v]) => [k, typeof v === 'number' || typeof v === 'string' ? v : String(v)]));
+    knobs = new Bugs(prng.fork('bugs'), params, []);
+    run = mod.run;
+  }
+  const ops = typeof params[OPS_PARAM.name] === 'number' ? (params[OPS_PARAM.name] as number) : Number(OPS_PARAM.default);
+  const ctx: WorkloadContext = {
+    drv, dev: t.device, prng, p: params, bugs: knobs, region: t.region, cpus: t.cpus, pageSize: t.pageSize, mmio: t.mmio,
+    more: () => drv.issued < ops,
+  };
+  await run(ctx);
+  // The driver is unloaded at the end of the run: dma-debug's leak check runs here.
+  await drv.issue({ op: 'unbind', cpu: t.device.index % t.cpus });
+  return { ...knobs.injected };
+}

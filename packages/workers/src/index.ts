@@ -1,0 +1,10 @@
+// Public surface of @dmasim/workers: device programs in worker threads, the bus, the coordinator.
+export { runStress, logHash, type StressOptions, type StressResult, type Progress, type ProgramAssignment } from './run.ts';
+export { Coordinator, type Model, type EventSink, type RunFinding, type RunFindingKind, type DeviceStats, type RunEnd, type TestHooks } from './coordinator.ts';
+export { makeScheduler, describeSchedule, PctScheduler, RandomScheduler, type ScheduleSpec } from './schedule.ts';
+export { defaultStressPlatform, deviceRegions } from './platform.ts';
+export { makeHost, defaultThreads, cores, type DeviceHost } from './pool.ts';
+export { DeviceDriver, dma, physOf, sgEntry, sgList, StopSignal, type DeviceRequest, type IssueOptions } from './driver.ts';
+export type { ProgramSpec, DeviceTask } from './device-task.ts';
+export { WORKLOADS, findWorkload, BUG_KNOBS, BUG_PREFIX, ParamError, resolveParams, type Workload, type WorkloadContext, type BugKnob, type ParamSpec, type ParamValue } from './workloads/index.ts';
+export { DEFAULT_WINDOW, RECORDS_PER_BATCH } from './protocol.ts';

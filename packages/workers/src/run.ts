@@ -1,0 +1,248 @@
+// One stress run: builds the machine, starts a device program per device (threads or inline),
+// wires ports → bus → coordinator → Machine.apply → log, reports progress, and returns a summary.
+
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { FINDING_KINDS, Machine, type Event, type MachineConfig, type Outcome, type Step } from '@dmasim/core';
+// TEMPORARY until @dmasim/core re-exports the log (src/log/index.ts): see the workers report.
+import { LogWriter } from '../../core/src/log/index.ts';
+import { makeBus } from './bus.ts';
+import { Coordinator, type DeviceStats, type EventSink, type Model, type RunEnd, type RunFinding, type RunFindingKind, type TestHooks } from './coordinator.ts';
+import type { DeviceTask, ProgramSpec } from './device-task.ts';
+import { deviceInfo, deviceRegions } from './platform.ts';
+import { makeHost } from './pool.ts';
+import { DEFAULT_WINDOW } from './protocol.ts';
+import { describeSchedule, type ScheduleSpec } from './schedule.ts';
+import { runScript, type ScriptStep } from './script.ts';
+
+/**
+ * State hash marks in stress logs: every 64 Ki events. Replay still checks every event's outcome
+ * digest; the marks only localise a state divergence, and hashing the model state is not free.
+ */
+export const STATE_HASH_EVERY = 1 << 16;
+
+export interface ProgramAssignment { dev: string; program: ProgramSpec }
+
+export interface StressOptions {
+  config: MachineConfig;
+  programs: ProgramAssignment[];
+  schedule: ScheduleSpec;
+  /** Device threads; 'inline' runs every program on this thread. Default: one per device up to 16. */
+  threads?: number | 'inline';
+  window?: number;
+  /** Event log path; no log when absent. */
+  out?: string;
+  /** Extra header facts (scenario, command line) for the log. */
+  scenario?: { name: string; file?: string; source?: string };
+  dmasimVersion?: string;
+  deviceTimeoutMs?: number;
+  /** Check model invariants every N events (0 = never). */
+  invariantEvery?: number;
+  hooks?: TestHooks;
+  /** Progress callback, every progressMs of wall time. */
+  onProgress?: (p: Progress) => void;
+  progressMs?: number;
+  /** Lifecycle notes for the run's pino log (never per event). */
+  note?: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void;
+  /** Observe every applied event (scenario expectations, tests). */
+  onEvent?: (seq: number, dev: number, ev: Event, out: Outcome) => void;
+  /** A scenario's top-level steps: applied in order before any device program's call. */
+  script?: Step[];
+  /** Replace the model (transport benchmarks measure without one). */
+  model?: Model;
+  /** Abort signal: stops the run cleanly (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export interface Progress {
+  events: number;
+  elapsedMs: number;
+  running: number;
+  findings: number;
+  liveMappings?: number;
+  swiotlbUsed?: number;
+  swiotlbTotal?: number;
+  iovaPfns?: number;
+}
+
+export interface StressResult {
+  end: RunEnd;
+  events: number;
+  elapsedMs: number;
+  devices: DeviceStats[];
+  findingCounts: Partial<Record<RunFindingKind, number>>;
+  firstFindings: RunFinding[];
+  findings: RunFinding[];
+  /** dma-debug's error_count at the end. */
+  debugErrors: number;
+  stateHash: string;
+  logPath?: string;
+  /** sha256 of the log's event frames (everything after the header): equal logs, equal hash. */
+  logHash?: string;
+  threads: number;
+  /** Most batches one device had queued at the coordinator (bounded by the window). */
+  maxQueuedBatches: number;
+  schedule: string;
+  /** What each top-level script step did. */
+  script: ScriptStep[];
+}
+
+/** Machine extras the run reports when the model provides them. */
+interface MachineExtras {
+  summary?: () => { swiotlb: { total: number; used: number }; iova: { allocatedPfns: number }[]; devices: { liveMappings: number }[] };
+  checkInvariants?: () => string[];
+}
+
+export async function runStress(o: StressOptions): Promise<StressResult> {
+  const cfg = o.config;
+  const names = o.programs.map((p) => p.dev);
+  const machine = o.model ? null : new Machine(cfg);
+  const model: Model = o.model ?? machine!;
+  const extras = (machine ?? {}) as MachineExtras;
+  const window = o.window ?? DEFAULT_WINDOW;
+  const host = makeHost(o.threads, names.length);
+  const regions = deviceRegions(cfg, names.length);
+  const log = o.out
+    ? LogWriter.open(o.out, {
+      dmasim: o.dmasimVersion ?? '0.1.0',
+      config: cfg,
+      ...(o.scenario ? { scenario: o.scenario } : {}),
+      schedule: scheduleHeader(o.schedule, host.threads),
+    }, { stateHash: () => model.stateHash(), stateHashEvery: STATE_HASH_EVERY })
+    : null;
+  const sink: EventSink | undefined = log
+    ? { append: (ev, out, thrown) => (out ? log.append(ev, out) : log.appendThrown(ev, thrown)) }
+    : undefined;
+
+  const tasks: Omit<DeviceTask, 'port'>[] = o.programs.map((p, i) => ({
+    device: deviceInfo(cfg, p.dev),
+    program: p.program,
+    seed: cfg.seed,
+    window,
+    cpus: cfg.platform.cpus,
+    pageSize: cfg.platform.pageSize,
+    region: regions[i]!,
+    mmio: cfg.platform.mmio,
+  }));
+  const expectedSteps = o.programs.reduce((n, p) => n + expectedOps(p.program), 0);
+  const started = host.start(tasks);
+  const coord = new Coordinator({
+    model,
+    devices: names,
+    schedule: o.schedule,
+    expectedSteps,
+    window,
+    ...(sink ? { sink } : {}),
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    ...(extras.checkInvariants ? { checkInvariants: () => extras.checkInvariants!.call(machine) } : {}),
+    invariantEvery: o.invariantEvery ?? 1,
+    deviceTimeoutMs: o.deviceTimeoutMs ?? 30_000,
+    send: (dev, msg, transfer) => started.ports[dev]!.postMessage(msg, transfer ?? []),
+    abort: (dev) => host.abort(dev),
+    ...(o.hooks ? { hooks: o.hooks } : {}),
+    ...(o.note ? { note: o.note } : {}),
+  });
+  const t0 = Date.now();
+  const progress = (): Progress => {
+    const p: Progress = { events: coord.seq, elapsedMs: Date.now() - t0, running: coord.running, findings: sumCounts(coord.findingCounts) };
+    const s = extras.summary?.call(machine);
+    if (s) {
+      p.liveMappings = s.devices.reduce((n, d) => n + d.liveMappings, 0);
+      p.swiotlbUsed = s.swiotlb.used;
+      p.swiotlbTotal = s.swiotlb.total;
+      p.iovaPfns = s.iova.reduce((n, d) => n + d.allocatedPfns, 0);
+    }
+    return p;
+  };
+  const timer = o.onProgress ? setInterval(() => o.onProgress!(progress()), o.progressMs ?? 1000) : null;
+  const onAbort = (): void => coord.stop('stopped', 'interrupted');
+  o.signal?.addEventListener('abort', onAbort);
+  let end: RunEnd;
+  let script: ScriptStep[] = [];
+  try {
+    // Device threads are already filling their windows; nothing is consumed until the script ran.
+    if (o.script?.length) script = runScript(coord, o.script);
+    end = await coord.start(makeBus(started.ports, started.tasks));
+  } catch (e) {
+    log?.abandon();
+    throw e;
+  } finally {
+    if (timer) clearInterval(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+    for (const p of started.ports) p.close();
+    // Ended programs return promptly; a hung one is terminated with the pool.
+    await Promise.race([Promise.allSettled(started.tasks), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await host.close();
+    await Promise.allSettled(started.tasks);
+  }
+  o.onProgress?.(progress());
+  const stateHash = model.stateHash();
+  const res: StressResult = {
+    end,
+    events: coord.seq,
+    elapsedMs: Date.now() - t0,
+    devices: coord.deviceStats.map((d) => ({ ...d })),
+    findingCounts: Object.fromEntries(coord.findingCounts),
+    firstFindings: [...coord.findingCounts.keys()].map((k) => coord.firstOf(k)!).sort((a, b) => a.seq - b.seq),
+    findings: coord.findings,
+    debugErrors: machine ? machine.k.debug.errorCount : 0,
+    stateHash,
+    threads: host.threads,
+    maxQueuedBatches: coord.maxQueuedBatches,
+    schedule: describeSchedule(o.schedule),
+    script,
+  };
+  if (log) {
+    log.close(stateHash);
+    res.logPath = log.path;
+    res.logHash = logHash(log.path);
+  }
+  return res;
+}
+
+function scheduleHeader(s: ScheduleSpec, threads: number): { mode: string; seed?: bigint; workers?: number; depth?: number } {
+  if (s.mode === 'free') return { mode: 'free', workers: threads };
+  if (s.mode === 'random') return { mode: 'random', seed: s.seed, workers: threads };
+  return { mode: 'pct', seed: s.seed, depth: s.depth, workers: threads };
+}
+
+function expectedOps(p: ProgramSpec): number {
+  if (p.kind === 'steps') return p.steps.length * p.repeat;
+  const ops = p.params.ops;
+  const n = typeof ops === 'number' ? ops : typeof ops === 'bigint' ? Number(ops) : typeof ops === 'string' ? Number(ops) : 10000;
+  return Number.isFinite(n) ? n : 10000;
+}
+
+function sumCounts(m: Map<RunFindingKind, number>): number {
+  let n = 0;
+  for (const v of m.values()) n += v;
+  return n;
+}
+
+/** Finding kinds the model reports (the rest are the run's own: worker failures, refusals). */
+export const MODEL_FINDING_KINDS: readonly string[] = FINDING_KINDS;
+
+/**
+ * sha256 of a log's frames after the header. The header holds wall-clock creation facts and the
+ * thread count; everything after it is a function of the events, outcomes and state hashes alone.
+ */
+export function logHash(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(16);
+    readSync(fd, head, 0, 16, 12);
+    let pos = 12 + 28 + head.readUInt32LE(0);
+    const h = createHash('sha256');
+    const buf = Buffer.alloc(1 << 20);
+    while (pos < size) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+    return h.digest('hex').slice(0, 32);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,123 @@
+// What every workload gets: the device it drives, its seeded PRNG, its private RAM window, the
+// bug knobs, and a buffer allocator; and the Workload shape the registry lists.
+
+import type { MmioRegion, Prng } from '@dmasim/core';
+import type { DeviceDriver } from '../driver.ts';
+import { BUG_KNOBS, BUG_PREFIX, type BugKnob, type ParamSpec, type Resolved } from './params.ts';
+
+/** What a device program knows about its device (from the machine configuration). */
+export interface DeviceInfo {
+  name: string;
+  index: number;
+  dma: 'direct' | 'iommu' | 'ops';
+  domain?: string;
+  mapResource: boolean;
+  coherent: boolean;
+  mask: number | null;
+}
+
+export interface WorkloadContext {
+  drv: DeviceDriver;
+  dev: DeviceInfo;
+  prng: Prng;
+  p: Resolved;
+  bugs: Bugs;
+  /** RAM window this device's buffers live in (the driver's own allocations). */
+  region: { base: bigint; size: bigint };
+  cpus: number;
+  pageSize: number;
+  mmio: MmioRegion[];
+  /** True while the op budget is not used up. */
+  more(): boolean;
+}
+
+export interface Workload {
+  name: string;
+  summary: string;
+  params: readonly ParamSpec[];
+  bugs: readonly BugKnob[];
+  run(ctx: WorkloadContext): Promise<void>;
+}
+
+/** Seeded bug injection; counts what it injected (reported with the program's end). */
+export class Bugs {
+  readonly injected: Partial<Record<BugKnob, number>> = {};
+  private readonly rates: Partial<Record<BugKnob, number>> = {};
+
+  constructor(private readonly prng: Prng, p: Resolved, knobs: readonly BugKnob[]) {
+    for (const k of knobs) {
+      const r = p[BUG_PREFIX + k];
+      if (typeof r === 'number' && r > 0) this.rates[k] = r;
+    }
+  }
+
+  /** Does the driver get it wrong this time? One draw per decision, only for enabled knobs. */
+  fire(k: BugKnob): boolean {
+    const r = this.rates[k];
+    if (r === undefined) return false;
+    if (this.prng.next() >= r) return false;
+    this.injected[k] = (this.injected[k] ?? 0) + 1;
+    return true;
+  }
+
+  get any(): boolean {
+    return Object.keys(this.rates).length > 0;
+  }
+}
+
+/**
+ * Fixed-size buffers carved out of the device's RAM window, reused LIFO like a driver's page
+ * pool; a leaked buffer stays taken for good.
+ */
+export class SlotPool {
+  private readonly freeSlots: number[] = [];
+  readonly slots: number;
+
+  constructor(readonly base: bigint, regionSize: bigint, readonly stride: number) {
+    this.slots = Math.max(0, Math.min(1 << 20, Number(regionSize / BigInt(stride))));
+    for (let i = this.slots - 1; i >= 0; i--) this.freeSlots.push(i);
+  }
+
+  get available(): number {
+    return this.freeSlots.length;
+  }
+
+  take(): number | undefined {
+    return this.freeSlots.pop();
+  }
+
+  give(slot: number): void {
+    this.freeSlots.push(slot);
+  }
+
+  phys(slot: number, offset = 0): bigint {
+    return this.base + BigInt(slot * this.stride + offset);
+  }
+}
+
+/** A handle allocator: device-local buffer ids, reused once released. */
+export class Handles {
+  private next = 0;
+  private readonly freeIds: number[] = [];
+  take(): number {
+    return this.freeIds.pop() ?? this.next++;
+  }
+  give(h: number): void {
+    this.freeIds.push(h);
+  }
+}
+
+export function roundUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+export function between(prng: Prng, lo: number, hi: number): number {
+  return lo + prng.int(hi - lo + 1);
+}
+
+/** The direction a buggy unmap passes instead of `dir`. */
+export function otherDir(dir: number): number {
+  return dir === 1 ? 2 : 1;
+}
+
+export const ALL_BUGS = Object.keys(BUG_KNOBS) as BugKnob[];

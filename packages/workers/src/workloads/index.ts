@@ -1,0 +1,17 @@
+// The workload registry: what `dmasim workloads` lists and what `programs:` entries may name.
+
+import { coherentRings } from './coherent-rings.ts';
+import type { Workload } from './common.ts';
+import { gpuP2p } from './gpu-p2p.ts';
+import { nicRx } from './nic-rx.ts';
+import { nicTx } from './nic-tx.ts';
+import { nvme } from './nvme.ts';
+
+export const WORKLOADS: readonly Workload[] = [nicRx, nicTx, nvme, gpuP2p, coherentRings];
+
+export function findWorkload(name: string): Workload | undefined {
+  return WORKLOADS.find((w) => w.name === name);
+}
+
+export type { Workload, WorkloadContext, DeviceInfo } from './common.ts';
+export { BUG_KNOBS, BUG_PREFIX, ParamError, resolveParams, type BugKnob, type ParamSpec, type ParamValue } from './params.ts';
