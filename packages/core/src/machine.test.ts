@@ -94,3 +94,27 @@ describe('Machine', () => {
     expect(m.leaks()).toBe(1);
   });
 });
+
+describe('Machine.checkInvariants', () => {
+  test('holds on a fresh machine and after maps and unmaps that bounce', () => {
+    const m = testMachine({ devices: [{ mask: 32 }] });
+    expect(m.checkInvariants()).toEqual([]);
+    const dev = m.k.deviceList[0]!.name;
+    const o = m.apply({ op: 'map-single', dev, cpu: 0, phys: 0x1_2000_0000n, size: 5000, dir: 1, attrs: 0 });
+    expect(o.path).toBe('swiotlb');
+    expect(m.k.swiotlb.usedSlots).toBe(3);
+    expect(m.checkInvariants()).toEqual([]);
+    m.apply({ op: 'unmap-single', dev, cpu: 0, addr: o.result, size: 5000, dir: 1, attrs: 0 });
+    expect(m.checkInvariants()).toEqual([]);
+  });
+
+  test('reports a corrupted slot list (the check can fail)', () => {
+    const m = testMachine({ devices: [{ mask: 32 }] });
+    const dev = m.k.deviceList[0]!.name;
+    m.apply({ op: 'map-single', dev, cpu: 0, phys: 0x1_2000_0000n, size: 4096, dir: 1, attrs: 0 });
+    // Corrupt the pool's bookkeeping behind the model's back.
+    m.k.swiotlb.list[0] = 7;
+    const bad = m.checkInvariants();
+    expect(bad.some((b) => b.includes('free slot has a wrong list') || b.includes('used count differs'))).toBe(true);
+  });
+});

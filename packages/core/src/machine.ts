@@ -8,6 +8,7 @@ import { Kernel, KernelBug, ModelInputError } from './kernel.ts';
 import { EVENT_TICK_NS } from './platform/clock.ts';
 import { Hasher } from './util/hash.ts';
 import { applyEvent } from './dma/mapping.ts';
+import { IO_TLB_SEGSIZE } from './dma/swiotlb.ts';
 
 export interface MachineSummary {
   events: number;
@@ -76,16 +77,44 @@ export class Machine {
 
   summary(): MachineSummary {
     const k = this.k;
-    const iommu = k.iommu as unknown as { summary?: () => { domain: string; allocatedPfns: number }[] };
     return {
       events: this.applied,
       timeNs: k.clock.nowNs,
       devices: k.deviceList.map((d) => ({ name: d.name, liveMappings: k.live.countFor(d.index) })),
       swiotlb: { total: k.swiotlb.totalSlots, used: k.swiotlb.usedSlots },
-      iova: typeof iommu.summary === 'function' ? iommu.summary() : [],
+      iova: k.iommu.summary(),
       debugEntries: k.debug.entryCount,
       debugErrors: k.debug.errorCount,
     };
+  }
+
+  /**
+   * The model's internal consistency checks, in the kernel's bracketed style; [] when all hold.
+   * Cost is linear in the swiotlb pool and the IOVA trees: call it every few thousand events in a
+   * stress loop, and after each step of a scenario if you like.
+   */
+  checkInvariants(): string[] {
+    const k = this.k;
+    const bad: string[] = [];
+    const s = k.swiotlb;
+    let used = 0;
+    for (let seg = 0; seg < s.totalSlots; seg += IO_TLB_SEGSIZE) {
+      let run = 0;
+      for (let i = Math.min(seg + IO_TLB_SEGSIZE, s.totalSlots) - 1; i >= seg; i--) {
+        const list = s.slotList(i);
+        if (list === 0) {
+          used++;
+          run = 0;
+        } else if (list !== ++run) {
+          bad.push(`swiotlb: free slot has a wrong list [slot=${i}] [list=${list}] [expected=${run}]`);
+          break;
+        }
+      }
+    }
+    if (used !== s.usedSlots) bad.push(`swiotlb: used count differs from the slots in use [used=${s.usedSlots}] [in use=${used}]`);
+    const iommu = k.iommu.checkInvariants();
+    if (iommu) bad.push(`iommu: ${iommu}`);
+    return bad;
   }
 
   /** Stable digest of the whole model state. */

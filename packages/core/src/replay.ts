@@ -6,10 +6,9 @@ import type { MachineConfig } from './config.ts';
 import type { Event, Outcome } from './events.ts';
 import { Machine, type MachineSummary } from './machine.ts';
 import { chainDetail, type LogRecord } from './log/codec.ts';
-import { outcomeDigest, thrownDigest, type OutcomeDigest } from './log/digest.ts';
+import { detailTag, Lanes, outcomeDigest, thrownDigest, type OutcomeDigest } from './log/digest.ts';
 import type { LogHeader } from './log/format.ts';
 import { LogReader, type LogStatus } from './log/reader.ts';
-import { Hasher } from './util/hash.ts';
 
 /** What differs: the call's result, its error flag, its path, whether/what it threw, the hash of
  *  everything else it produced (trace, dmesg, findings, fault, data, ...), or the state hash. */
@@ -64,7 +63,7 @@ function compare(rec: LogRecord, d: OutcomeDigest): Omit<Divergence, 'seq' | 'ev
   if (rec.result !== d.result) return { field: 'result', expected: hex(rec.result), actual: hex(d.result) };
   if (rec.error !== d.error) return { field: 'error', expected: String(rec.error), actual: String(d.error) };
   if (rec.path !== d.path) return { field: 'path', expected: rec.path, actual: d.path };
-  const tag = parseInt(d.detail.slice(0, 8), 16) >>> 0;
+  const tag = detailTag(d.detail);
   if (rec.tag !== tag) {
     return { field: 'detail', expected: tagHex(rec.tag), actual: tagHex(tag), note: 'trace/dmesg/findings/fault/data digest (top 32 bits) differs' };
   }
@@ -86,7 +85,7 @@ function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
   const m = opts.machine ? opts.machine(header.config) : new Machine(header.config);
   const res: ReplayResult = { verdict: 'identical', header, machine: m, events: 0, state: '', log: reader.status, statesChecked: 0 };
   const until = opts.until;
-  let chain = new Hasher();
+  let chain = new Lanes();
   let last: LogRecord | undefined;
   let reached = false;
   const diverge = (d: Divergence): ReplayResult => {
@@ -116,7 +115,6 @@ function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
       if (diff) return diverge({ seq: rec.seq, event: rec.event, ...diff, ...(out ? { outcome: out } : {}) });
       opts.onEvent?.(rec, out, m);
       if (rec.seq === until) reached = true; // go on to check a state mark taken right here
-
     } else if ('state' in item) {
       const mark = item.state;
       if (mark.seq !== res.events) continue; // only marks at the point reached can be checked
@@ -126,8 +124,8 @@ function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
     } else {
       if (reached) break;
       const b = item.batchEnd;
-      const got = chain.digest();
-      chain = new Hasher();
+      const got = chain.hex();
+      chain = new Lanes();
       if (got !== b.chain) {
         const lastSeq = b.firstSeq + b.count - 1;
         return diverge({

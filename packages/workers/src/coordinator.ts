@@ -15,6 +15,8 @@ import { makeScheduler, type ScheduleSpec, type SeededScheduler } from './schedu
 export interface Model {
   apply(ev: Event): Outcome;
   stateHash(): string;
+  /** The BUG line once a call crashed the simulated kernel (Machine.crashed). */
+  readonly crashed?: string | null;
 }
 
 /** Where applied events go (the log writer). `thrown` is set when apply threw instead of returning. */
@@ -85,7 +87,8 @@ export interface CoordinatorOptions {
 
 interface DevState {
   handles: DeviceHandles;
-  queue: Batch[];
+  /** Batches in arrival order; a Poison marks where a malformed message arrived. */
+  queue: (Batch | Poison)[];
   /** Next record of queue[0]. */
   pos: number;
   replies: Reply[] | null;
@@ -98,6 +101,11 @@ interface DevState {
   settledAt: number;
   hooked: Batch | null;
   stats: DeviceStats;
+}
+
+/** Where a malformed message sat in a device's stream. */
+class Poison {
+  constructor(readonly why: string) {}
 }
 
 export type RunEnd = 'completed' | 'stopped' | 'crashed' | 'invariant';
@@ -169,8 +177,18 @@ export class Coordinator {
     this.watchdog = setInterval(() => this.checkHung(), this.tickMs);
     this.watchdog.unref?.();
     if (this.active.length === 0) this.finish('completed');
+    else this.schedulePump();
     return this.done;
   }
+
+  /** Device programs were released (start barrier): silence counts from now on. */
+  released(): void {
+    const t = this.now();
+    this.live = true;
+    for (const d of this.devs) d.lastActivity = t;
+  }
+
+  private live = false;
 
   /** Stops every device program (Ctrl-C, a crash, a broken invariant); the log stays valid. */
   stop(why: RunEnd = 'stopped', reason = 'the run was stopped'): void {
@@ -202,19 +220,18 @@ export class Coordinator {
   private onItem(it: BusItem): void {
     const d = this.devs[it.dev]!;
     if (it.kind === 'msg') {
-      if (d.finished) return;
+      if (d.finished || isReady(it.msg)) return;
       d.lastActivity = this.now();
-      const why = checkBatch(it.msg);
-      if (why !== null) {
-        this.malformed(it.dev, why);
-      } else {
+      // A bad message takes effect at its place in the device's stream, after what came before it.
+      let why = checkBatch(it.msg);
+      if (why === null && d.inFlight >= this.o.window) why = `more than ${this.o.window} batches in flight: the device ignores the window`;
+      if (why !== null) d.queue.push(new Poison(why));
+      else {
         d.queue.push(new Batch(it.msg as ArrayBuffer));
         d.inFlight++;
         if (d.queue.length > d.maxQueued) d.maxQueued = d.queue.length;
-        if (d.inFlight > this.o.window) {
-          this.malformed(it.dev, `more than ${this.o.window} batches in flight: the device ignores the window`);
-        } else if (!this.sched) this.arrivals.push(it.dev);
       }
+      if (!this.sched) this.arrivals.push(it.dev);
     } else if (it.kind === 'closed') {
       d.closed = true;
     } else {
@@ -223,11 +240,26 @@ export class Coordinator {
         d.settledAt = this.now();
       }
     }
-    try {
-      this.pump();
-    } catch (e) {
-      this.fatal(e);
-    }
+    this.schedulePump();
+  }
+
+  private pumpQueued = false;
+
+  /**
+   * Work runs on setImmediate turns, not inside the message callback: Node drains one port's
+   * queue at a time, so a busy coordinator pumping from there would starve every other device.
+   */
+  private schedulePump(): void {
+    if (this.pumpQueued || this.stopping) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      try {
+        this.pump();
+      } catch (e) {
+        this.fatal(e);
+      }
+    });
   }
 
   /** A dead thread's device has nothing left to deliver: its port closed (or long enough passed). */
@@ -235,12 +267,21 @@ export class Coordinator {
     return d.settledError !== null && d.queue.length === 0 && (d.closed || this.now() - d.settledAt > graceMs);
   }
 
+  /** Batches (free) or records (seeded) applied per turn before letting messages in again. */
+  private static readonly TURN_BATCHES = 16;
+  private static readonly TURN_RECORDS = 4096;
+
   private pump(): void {
     if (this.pumping || this.paused || this.stopping) return;
     this.pumping = true;
+    let budget = this.sched ? Coordinator.TURN_RECORDS : Coordinator.TURN_BATCHES;
     try {
       for (;;) {
         if (this.stopping) break;
+        if (budget-- <= 0) {
+          this.schedulePump();
+          break;
+        }
         let dev: number;
         if (!this.sched) {
           const a = this.arrivals[0];
@@ -263,6 +304,11 @@ export class Coordinator {
         }
         const d = this.devs[dev]!;
         const head = d.queue[0]!;
+        if (head instanceof Poison) {
+          if (!this.sched) this.arrivals.shift();
+          this.malformed(dev, head.why);
+          continue;
+        }
         if (this.o.hooks?.beforeBatch && d.hooked !== head && d.pos === 0) {
           d.hooked = head;
           const p = this.o.hooks.beforeBatch(dev, this.seq);
@@ -271,7 +317,7 @@ export class Coordinator {
             this.paused = true;
             p.then(() => {
               this.paused = false;
-              this.pump();
+              this.schedulePump();
             }, (e: unknown) => this.fatal(e));
             break;
           }
@@ -294,7 +340,7 @@ export class Coordinator {
   /** Applies (or drops) the next record of device `dev`'s head batch. */
   private applyNext(dev: number): void {
     const d = this.devs[dev]!;
-    const b = d.queue[0]!;
+    const b = d.queue[0] as Batch;
     const i = d.pos++;
     let dec;
     try {
@@ -357,6 +403,12 @@ export class Coordinator {
     }
     for (const line of out.dmesg) if (line.startsWith('DMA-API:')) st.debugLines++;
     this.o.onEvent?.(seq, dev, ev, out);
+    const bug = this.o.model.crashed;
+    if (bug) {
+      this.finding('kernel-bug', dev, `the simulated kernel crashed at event ${seq} (${ev.op}): ${bug}`, seq);
+      this.stop('crashed', `the simulated kernel crashed at event ${seq}`);
+      return out;
+    }
     const every = this.o.invariantEvery ?? 0;
     if (every > 0 && this.o.checkInvariants && seq % every === 0) this.invariants();
     return out;
@@ -367,12 +419,19 @@ export class Coordinator {
     const d = this.devs[dev]!;
     const b = d.queue.shift();
     d.pos = 0;
-    if (!b) return;
+    if (!b || b instanceof Poison) return;
     d.inFlight--;
     d.lastActivity = this.now();
     const replies = d.replies;
     d.replies = null;
     this.o.send(dev, replies ? { t: 'ret', buf: b.ab, replies } : { t: 'ret', buf: b.ab }, [b.ab]);
+  }
+
+  /** The end-of-run invariant check; true when one is broken (recorded as findings). */
+  finalInvariants(): boolean {
+    const broken = this.o.checkInvariants?.() ?? [];
+    for (const m of broken) this.finding('invariant', null, m, this.seq);
+    return broken.length > 0;
   }
 
   private invariants(): void {
@@ -421,7 +480,7 @@ export class Coordinator {
    * loop's poll phase has delivered any messages that queued while the coordinator was busy.
    */
   private checkHung(): void {
-    if (this.stopping) return;
+    if (this.stopping || !this.live) return;
     const t = this.now();
     const late = this.lastTick !== 0 && t - this.lastTick > 2 * this.tickMs + 250;
     this.lastTick = t;
@@ -450,11 +509,7 @@ export class Coordinator {
         this.o.abort(dev);
       }
     }
-    try {
-      this.pump();
-    } catch (e) {
-      this.fatal(e);
-    }
+    this.schedulePump();
   }
 
   /** Ends a device's program; `tell` sends it a stop message. */
@@ -483,6 +538,11 @@ export class Coordinator {
     // Keep the first few of each kind in full; counts carry the rest (a run may find millions).
     if ((this.findingCounts.get(kind) ?? 0) <= 100) this.findings.push(f);
   }
+}
+
+/** The start-barrier hello a device sends before its program begins (handled by the run). */
+export function isReady(m: unknown): boolean {
+  return typeof m === 'object' && m !== null && (m as { t?: unknown }).t === 'ready';
 }
 
 function parseInjected(info: string): Record<string, number> {

@@ -1,6 +1,8 @@
 // The piscina task: one device program, run for the life of the run on a worker thread (or, for
 // the inline host, on the coordinator's thread), talking to the coordinator only through `port`.
 
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import { Prng, type MmioRegion } from '@dmasim/core';
 import { DeviceDriver, StopSignal } from './driver.ts';
@@ -42,6 +44,11 @@ export interface EndInfo {
 }
 
 export default async function deviceTask(t: DeviceTask): Promise<TaskResult> {
+  // Start barrier: every program starts when all threads are up, so free mode really interleaves.
+  await new Promise<void>((resolve) => {
+    t.port.once('message', () => resolve());
+    t.port.postMessage({ t: 'ready' });
+  });
   const drv = new DeviceDriver(t.port, t.window);
   const dev = t.device.name;
   try {
@@ -63,6 +70,21 @@ export default async function deviceTask(t: DeviceTask): Promise<TaskResult> {
   }
 }
 
+type ProgramModule = { run?: (ctx: WorkloadContext) => Promise<void> };
+
+/**
+ * Piscina loads this file through tsx's require hook in a worker thread, where Node 20 does not
+ * apply tsx's ESM hooks to dynamic import(): a TypeScript program module then goes by require too.
+ */
+async function loadModule(url: string): Promise<ProgramModule> {
+  try {
+    return (await import(url)) as ProgramModule;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw e;
+    return createRequire(import.meta.url)(fileURLToPath(url)) as ProgramModule;
+  }
+}
+
 async function runProgram(drv: DeviceDriver, t: DeviceTask): Promise<Record<string, number>> {
   const prng = new Prng(t.seed).fork(`program:${t.device.name}`);
   const p = t.program;
@@ -80,7 +102,7 @@ async function runProgram(drv: DeviceDriver, t: DeviceTask): Promise<Record<stri
     knobs = new Bugs(prng.fork('bugs'), params, w.bugs);
     run = (ctx) => w.run(ctx);
   } else {
-    const mod = (await import(p.url)) as { run?: (ctx: WorkloadContext) => Promise<void> };
+    const mod = await loadModule(p.url);
     if (typeof mod.run !== 'function') throw new Error(`program module ${p.url} exports no run(ctx)`);
     params = Object.fromEntries(Object.entries(p.params).map(([k, v]) => [k, typeof v === 'number' || typeof v === 'string' ? v : String(v)]));
     knobs = new Bugs(prng.fork('bugs'), params, []);

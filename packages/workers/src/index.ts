@@ -8,3 +8,7 @@ export { DeviceDriver, dma, physOf, sgEntry, sgList, StopSignal, type DeviceRequ
 export type { ProgramSpec, DeviceTask } from './device-task.ts';
 export { WORKLOADS, findWorkload, BUG_KNOBS, BUG_PREFIX, ParamError, resolveParams, type Workload, type WorkloadContext, type BugKnob, type ParamSpec, type ParamValue } from './workloads/index.ts';
 export { DEFAULT_WINDOW, RECORDS_PER_BATCH } from './protocol.ts';
+export { runCampaign, parseSeedRange, type CampaignOptions, type CampaignResult } from './campaign.ts';
+export type { SeedResult, SeedTask, FailOn } from './campaign-task.ts';
+export { scenarioPrograms } from './scenario.ts';
+export { summaryLines, progressLine, seedLine, findingLine, fmtRate } from './report.ts';

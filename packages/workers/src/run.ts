@@ -3,11 +3,10 @@
 
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
-import { FINDING_KINDS, Machine, type Event, type MachineConfig, type Outcome, type Step } from '@dmasim/core';
-// TEMPORARY until @dmasim/core re-exports the log (src/log/index.ts): see the workers report.
-import { LogWriter } from '../../core/src/log/index.ts';
+import { FINDING_KINDS, LogWriter, Machine, type Event, type MachineConfig, type Outcome, type Step } from '@dmasim/core';
 import { makeBus } from './bus.ts';
-import { Coordinator, type DeviceStats, type EventSink, type Model, type RunEnd, type RunFinding, type RunFindingKind, type TestHooks } from './coordinator.ts';
+import type { MessagePort } from 'node:worker_threads';
+import { Coordinator, isReady, type DeviceStats, type EventSink, type Model, type RunEnd, type RunFinding, type RunFindingKind, type TestHooks } from './coordinator.ts';
 import type { DeviceTask, ProgramSpec } from './device-task.ts';
 import { deviceInfo, deviceRegions } from './platform.ts';
 import { makeHost } from './pool.ts';
@@ -20,6 +19,9 @@ import { runScript, type ScriptStep } from './script.ts';
  * digest; the marks only localise a state divergence, and hashing the model state is not free.
  */
 export const STATE_HASH_EVERY = 1 << 16;
+
+/** Model invariants (swiotlb slot lists, IOVA trees: linear cost) are checked every 4 Ki events. */
+export const INVARIANT_EVERY = 4096;
 
 export interface ProgramAssignment { dev: string; program: ProgramSpec }
 
@@ -36,7 +38,7 @@ export interface StressOptions {
   scenario?: { name: string; file?: string; source?: string };
   dmasimVersion?: string;
   deviceTimeoutMs?: number;
-  /** Check model invariants every N events (0 = never). */
+  /** Check model invariants every N events (0 = never; default INVARIANT_EVERY), and at the end. */
   invariantEvery?: number;
   hooks?: TestHooks;
   /** Progress callback, every progressMs of wall time. */
@@ -85,20 +87,16 @@ export interface StressResult {
   schedule: string;
   /** What each top-level script step did. */
   script: ScriptStep[];
+  /** Calls each device program issued (from its task's result; absent if its thread died). */
+  issued: Record<string, number>;
 }
 
-/** Machine extras the run reports when the model provides them. */
-interface MachineExtras {
-  summary?: () => { swiotlb: { total: number; used: number }; iova: { allocatedPfns: number }[]; devices: { liveMappings: number }[] };
-  checkInvariants?: () => string[];
-}
 
 export async function runStress(o: StressOptions): Promise<StressResult> {
   const cfg = o.config;
   const names = o.programs.map((p) => p.dev);
   const machine = o.model ? null : new Machine(cfg);
   const model: Model = o.model ?? machine!;
-  const extras = (machine ?? {}) as MachineExtras;
   const window = o.window ?? DEFAULT_WINDOW;
   const host = makeHost(o.threads, names.length);
   const regions = deviceRegions(cfg, names.length);
@@ -134,8 +132,8 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     window,
     ...(sink ? { sink } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-    ...(extras.checkInvariants ? { checkInvariants: () => extras.checkInvariants!.call(machine) } : {}),
-    invariantEvery: o.invariantEvery ?? 1,
+    ...(machine ? { checkInvariants: () => machine.checkInvariants() } : {}),
+    invariantEvery: o.invariantEvery ?? INVARIANT_EVERY,
     deviceTimeoutMs: o.deviceTimeoutMs ?? 30_000,
     send: (dev, msg, transfer) => started.ports[dev]!.postMessage(msg, transfer ?? []),
     abort: (dev) => host.abort(dev),
@@ -145,7 +143,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const t0 = Date.now();
   const progress = (): Progress => {
     const p: Progress = { events: coord.seq, elapsedMs: Date.now() - t0, running: coord.running, findings: sumCounts(coord.findingCounts) };
-    const s = extras.summary?.call(machine);
+    const s = machine?.summary();
     if (s) {
       p.liveMappings = s.devices.reduce((n, d) => n + d.liveMappings, 0);
       p.swiotlbUsed = s.swiotlb.used;
@@ -159,10 +157,16 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   o.signal?.addEventListener('abort', onAbort);
   let end: RunEnd;
   let script: ScriptStep[] = [];
+  const issued: Record<string, number> = {};
   try {
-    // Device threads are already filling their windows; nothing is consumed until the script ran.
+    const ready = started.ports.map((p, i) => waitReady(p, started.tasks[i]!, o.deviceTimeoutMs ?? 30_000));
+    const done = coord.start(makeBus(started.ports, started.tasks));
     if (o.script?.length) script = runScript(coord, o.script);
-    end = await coord.start(makeBus(started.ports, started.tasks));
+    await Promise.all(ready);
+    for (const p of started.ports) p.postMessage({ t: 'go' });
+    coord.released();
+    end = await done;
+    if (end === 'completed' && coord.finalInvariants()) end = 'invariant';
   } catch (e) {
     log?.abandon();
     throw e;
@@ -173,7 +177,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     // Ended programs return promptly; a hung one is terminated with the pool.
     await Promise.race([Promise.allSettled(started.tasks), new Promise((r) => setTimeout(r, 2000).unref())]);
     await host.close();
-    await Promise.allSettled(started.tasks);
+    for (const t of await Promise.allSettled(started.tasks)) if (t.status === 'fulfilled') issued[t.value.dev] = t.value.issued;
   }
   o.onProgress?.(progress());
   const stateHash = model.stateHash();
@@ -191,6 +195,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     maxQueuedBatches: coord.maxQueuedBatches,
     schedule: describeSchedule(o.schedule),
     script,
+    issued,
   };
   if (log) {
     log.close(stateHash);
@@ -198,6 +203,23 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     res.logHash = logHash(log.path);
   }
   return res;
+}
+
+/** Resolves when the device's thread is up (its program waits for 'go'), died, or took too long. */
+function waitReady(port: MessagePort, task: Promise<unknown>, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(finish, timeoutMs);
+    function finish(): void {
+      clearTimeout(timer);
+      port.off('message', on);
+      resolve();
+    }
+    function on(m: unknown): void {
+      if (isReady(m)) finish();
+    }
+    port.on('message', on);
+    task.then(finish, finish);
+  });
 }
 
 function scheduleHeader(s: ScheduleSpec, threads: number): { mode: string; seed?: bigint; workers?: number; depth?: number } {

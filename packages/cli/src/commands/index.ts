@@ -4,6 +4,8 @@ import { registerRun } from './run.ts';
 import { registerDiffKernels } from './diff-kernels.ts';
 import { registerReplay } from './replay.ts';
 import { registerLog } from './log.ts';
+import { registerStress } from './stress.ts';
+import { registerWorkloads } from './workloads.ts';
 
 export type SetExit = (code: number) => void;
 
@@ -12,4 +14,6 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerDiffKernels(program, setExit);
   registerReplay(program, setExit);
   registerLog(program, setExit);
+  registerStress(program, setExit);
+  registerWorkloads(program, setExit);
 }

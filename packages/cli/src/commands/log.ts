@@ -16,6 +16,20 @@ export interface LogFlags { device?: string; op?: string; from?: string; to?: st
 const out = (s: string): void => void process.stdout.write(s + '\n');
 const err = (s: string): void => void process.stderr.write(s + '\n');
 
+/** `dmasim log … | head`: when the reader goes away, stop quietly instead of dying on EPIPE. */
+let stdoutClosed = false;
+let watching = false;
+function watchStdout(): void {
+  if (watching) return;
+  watching = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stdoutClosed = true;
+  });
+}
+/** Lets a pending EPIPE surface during a long listing (stdout errors arrive asynchronously). */
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 const OP_FAMILIES: Record<string, (op: string) => boolean> = {
   map: (op) => op.startsWith('map-'),
   unmap: (op) => op.startsWith('unmap-'),
@@ -62,7 +76,8 @@ function resultText(r: LogRecord): string {
 }
 
 /** Prints the selected records (or their ftrace lines); returns the exit code. */
-export function logFile(file: string, flags: LogFlags): number {
+export async function logFile(file: string, flags: LogFlags): Promise<number> {
+  watchStdout();
   const from = flags.from === undefined ? 1 : parseSeq('--from', flags.from);
   const to = flags.to === undefined ? Infinity : parseSeq('--to', flags.to);
   if (to < from) throw new InputError(`--from ${from} --to ${to}: empty range`);
@@ -74,7 +89,7 @@ export function logFile(file: string, flags: LogFlags): number {
     if (flags.device !== undefined && !reader.header.config.devices.some((d) => d.name === flags.device)) {
       throw new InputError(`--device: ${file} has no device "${flags.device}" (devices: ${reader.header.config.devices.map((d) => d.name).join(', ')})`);
     }
-    return flags.trace ? printTrace(file, reader, selected, to, flags) : printRecords(file, reader, selected, from, to, flags);
+    return flags.trace ? printTrace(file, reader, selected, to, flags) : await printRecords(file, reader, selected, from, to, flags);
   } finally {
     reader.close();
   }
@@ -94,7 +109,7 @@ function finish(file: string, reader: LogReader, shown: number, stoppedEarly: bo
   return EXIT.OK;
 }
 
-function printRecords(file: string, reader: LogReader, selected: (r: LogRecord) => boolean, from: number, to: number, flags: LogFlags): number {
+async function printRecords(file: string, reader: LogReader, selected: (r: LogRecord) => boolean, from: number, to: number, flags: LogFlags): Promise<number> {
   if (flags.json) out(JSON.stringify(toJson({ header: reader.header })));
   else for (const l of headerLines(file, reader.header)) out(l);
   let shown = 0;
@@ -105,7 +120,10 @@ function printRecords(file: string, reader: LogReader, selected: (r: LogRecord) 
       break;
     }
     if (!selected(r)) continue;
-    shown++;
+    if (++shown % 4096 === 0) {
+      await tick();
+      if (stdoutClosed) return EXIT.OK;
+    }
     if (flags.json) out(JSON.stringify(toJson({ seq: r.seq, event: r.event, result: r.result, error: r.error, path: r.path, thrown: r.thrown, tag: r.tag.toString(16).padStart(8, '0') })));
     else out(`${String(r.seq).padStart(8)}  ${eventText(r.event)} ${resultText(r)}`);
   }
@@ -146,7 +164,7 @@ export function registerLog(program: Command, setExit: SetExit): void {
     .option('--to <n>', 'last event number to show')
     .option('--json', 'one JSON object per line: header, events, status')
     .option('--trace', "re-apply the events and print the selected ones' trace events as ftrace text")
-    .action((log: string, flags: LogFlags) => {
-      setExit(logFile(log, flags));
+    .action(async (log: string, flags: LogFlags) => {
+      setExit(await logFile(log, flags));
     });
 }

@@ -34,11 +34,91 @@ export interface LiveMapping {
   owner: Owner;
 }
 
+/**
+ * Mappings by the 4 KiB granules their spans touch, so an access finds its candidates without
+ * walking every live mapping (a speed structure only: queries filter and order exactly as a full
+ * walk would). Spans over MAX_GRANULES granules (BARs, large coherent buffers) sit in `wide`,
+ * which every query walks.
+ */
+const GRANULE_SHIFT = 12n;
+const MAX_GRANULES = 64;
+
+class SpanIndex {
+  private readonly granules = new Map<number, LiveMapping[]>();
+  private readonly wide: LiveMapping[] = [];
+
+  add(m: LiveMapping, spans: readonly Span[]): void {
+    if (spans.some((s) => granules(s.start, s.len) > MAX_GRANULES)) {
+      this.wide.push(m);
+      return;
+    }
+    for (const s of spans) {
+      const last = lastGranule(s.start, s.len);
+      for (let g = firstGranule(s.start); g <= last; g++) {
+        const list = this.granules.get(g);
+        if (!list) this.granules.set(g, [m]);
+        else if (list[list.length - 1] !== m) list.push(m);
+      }
+    }
+  }
+
+  remove(m: LiveMapping, spans: readonly Span[]): void {
+    const w = this.wide.indexOf(m);
+    if (w >= 0) {
+      this.wide.splice(w, 1);
+      return;
+    }
+    for (const s of spans) {
+      const last = lastGranule(s.start, s.len);
+      for (let g = firstGranule(s.start); g <= last; g++) {
+        const list = this.granules.get(g);
+        if (!list) continue;
+        const i = list.indexOf(m);
+        if (i >= 0) list.splice(i, 1);
+        if (!list.length) this.granules.delete(g);
+      }
+    }
+  }
+
+  /** Candidates for [start, end) (a superset of the overlapping ones), or null when the range is too wide to look up granule by granule. */
+  candidates(start: bigint, end: bigint): LiveMapping[] | null {
+    const first = firstGranule(start);
+    const last = Number((end - 1n) >> GRANULE_SHIFT);
+    if (last - first > 4 * MAX_GRANULES) return null;
+    const out = this.wide.slice();
+    for (let g = first; g <= last; g++) {
+      const list = this.granules.get(g);
+      if (list) for (const m of list) if (!out.includes(m)) out.push(m);
+    }
+    return out;
+  }
+}
+
+function firstGranule(start: bigint): number {
+  return Number(start >> GRANULE_SHIFT);
+}
+
+/** The granule of the span's last byte; a zero-length span counts as the point at its start. */
+function lastGranule(start: bigint, len: number): number {
+  return Number((start + BigInt(Math.max(len, 1)) - 1n) >> GRANULE_SHIFT);
+}
+
+function granules(start: bigint, len: number): number {
+  return lastGranule(start, len) - firstGranule(start) + 1;
+}
+
+function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
+  return spans.some((s) => s.start < end && s.start + BigInt(s.len) > start);
+}
+
 export class LiveMappings {
   private nextId = 1;
   /** Per device index: handle → mappings with that handle (mapping a buffer twice gives the same one). */
   private readonly perDev: Map<bigint, LiveMapping[]>[] = [];
   private total = 0;
+  /** Per device index: bus spans; and CPU spans of every device. */
+  private readonly busIdx: SpanIndex[] = [];
+  private readonly cpuIdx = new SpanIndex();
 
   get count(): number {
     return this.total;
@@ -78,6 +158,8 @@ export class LiveMappings {
     const list = map.get(e.addr);
     if (list) list.push(e);
     else map.set(e.addr, [e]);
+    (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.bus);
+    this.cpuIdx.add(e, e.cpu);
     this.total++;
     return e;
   }
@@ -90,10 +172,12 @@ export class LiveMappings {
     let i = list.findIndex((m) => m.kind === kind && m.size === size);
     if (i < 0) i = list.findIndex((m) => m.kind === kind);
     if (i < 0) return null;
-    const [m] = list.splice(i, 1);
+    const m = list.splice(i, 1)[0]!;
     if (!list.length) map.delete(addr);
+    this.busIdx[dev]!.remove(m, m.bus);
+    this.cpuIdx.remove(m, m.cpu);
     this.total--;
-    return m!;
+    return m;
   }
 
   /** The sg mapping whose handle is sg.dma[0] and whose element count matches, if any. */
@@ -108,8 +192,11 @@ export class LiveMappings {
   overlappingBus(dev: number, addr: bigint, size: number): LiveMapping[] {
     const out: LiveMapping[] = [];
     const end = addr + BigInt(Math.max(size, 1));
-    for (const list of this.perDev[dev]?.values() ?? []) {
-      for (const m of list) if (m.bus.some((s) => s.start < end && s.start + BigInt(s.len) > addr)) out.push(m);
+    const cands = this.busIdx[dev]?.candidates(addr, end);
+    if (cands) {
+      for (const m of cands) if (overlaps(m.bus, addr, end)) out.push(m);
+    } else {
+      for (const list of this.perDev[dev]?.values() ?? []) for (const m of list) if (overlaps(m.bus, addr, end)) out.push(m);
     }
     return out.sort((a, b) => a.id - b.id);
   }
@@ -118,10 +205,11 @@ export class LiveMappings {
   overlappingCpu(phys: bigint, size: number): LiveMapping[] {
     const out: LiveMapping[] = [];
     const end = phys + BigInt(Math.max(size, 1));
-    for (const map of this.perDev) {
-      for (const list of map?.values() ?? []) {
-        for (const m of list) if (m.cpu.some((s) => s.start < end && s.start + BigInt(s.len) > phys)) out.push(m);
-      }
+    const cands = this.cpuIdx.candidates(phys, end);
+    if (cands) {
+      for (const m of cands) if (overlaps(m.cpu, phys, end)) out.push(m);
+    } else {
+      for (const map of this.perDev) for (const list of map?.values() ?? []) for (const m of list) if (overlaps(m.cpu, phys, end)) out.push(m);
     }
     return out.sort((a, b) => a.id - b.id);
   }

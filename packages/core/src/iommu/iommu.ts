@@ -3,7 +3,7 @@
 // the dma-iommu cookie (IOVA allocator, flush queue) since every domain here is a DMA domain.
 
 import type { DomainConfig } from '../config.ts';
-import type { Kernel } from '../kernel.ts';
+import { ModelInputError, type Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { hex016 } from '../util/hex.ts';
@@ -117,6 +117,11 @@ export function iommu_map_nosync(k: Kernel, dom: IommuDomain, iova: bigint, padd
   // dma-iommu always aligns them, so only a model bug gets here.
   if (((iova | paddr | size) & dom.gmask) !== 0n) return -EINVAL;
   const pages = Number(size >> dom.shift);
+  // Model limit, not the kernel's: the IO page table keeps one entry per granule page, so a single
+  // mapping of more than 2^20 pages (4 GiB at 4 KiB) is refused as input the model cannot hold.
+  if (pages > IOMMU_MODEL_MAX_MAP_PAGES) {
+    throw new ModelInputError(`a single IOMMU mapping of ${size} bytes is larger than dmasim models (at most ${IOMMU_MODEL_MAX_MAP_PAGES} pages of ${dom.granule} bytes)`);
+  }
   const r = dom.pgtable.map_pages(dom.pfn(iova), paddr, pages, prot, owner);
   if (r.err) {
     iommu_unmap(k, dom, iova, BigInt(r.mapped) << dom.shift);
@@ -130,6 +135,9 @@ export function iommu_map_nosync(k: Kernel, dom: IommuDomain, iova: bigint, padd
 export function iommu_map(k: Kernel, dom: IommuDomain, iova: bigint, paddr: bigint, size: bigint, prot: number, owner: number): number {
   return iommu_map_nosync(k, dom, iova, paddr, size, prot, owner);
 }
+
+/** Largest single iommu_map the model accepts, in granule pages. */
+export const IOMMU_MODEL_MAX_MAP_PAGES = 1 << 20;
 
 /** __iommu_unmap: clears pages until `size` is done or an unmapped page stops it; traces `unmap`. */
 function __iommu_unmap(k: Kernel, dom: IommuDomain, iova: bigint, size: bigint, gather: IotlbGather): bigint {

@@ -1,13 +1,14 @@
-// Batch codec: turns a run of (event, outcome digest) records into one msgpack payload and back.
-// Hot fields are packed as varints against per-batch predictors (docs/log-format.md, "Records"),
-// so a map/unmap pair costs a few bytes beyond its 4-byte outcome tag. Every batch stands alone.
+// Batch codec, encoding side: turns a run of (event, outcome digest) records into one msgpack
+// payload. Hot fields are packed as varints against per-batch predictors (docs/log-format.md,
+// "Records"), so a map/unmap pair costs a few bytes beyond its 4-byte outcome tag. Every batch
+// stands alone. decode.ts reads it back.
 
-import type { Event, Path } from '../events.ts';
-import { Hasher } from '../util/hash.ts';
-import { hex8, type OutcomeDigest } from './digest.ts';
-import { LogFormatError, packr } from './format.ts';
-import { schemaOf, type ComplexField, type OpSchema } from './schema.ts';
-import { ByteReader, ByteWriter } from './varint.ts';
+import type { Event, Path, Segment, SgList } from '../events.ts';
+import { hex8, Lanes, type OutcomeDigest } from './digest.ts';
+import { packr } from './format.ts';
+import { schemaOf, type OpSchema } from './schema.ts';
+import { packableSegments, packableSg, SegEncoder, writeDma } from './sglist.ts';
+import { ByteWriter } from './varint.ts';
 
 /** One logged event: the event as applied, its sequence number and its outcome digest. */
 export interface LogRecord {
@@ -30,11 +31,11 @@ export interface StateMark {
 export interface DecodedBatch {
   records: LogRecord[];
   states: StateMark[];
-  /** Hasher over the full detail digests of the batch's events, in order. */
+  /** Lanes (digest.ts) over the full detail digests of the batch's events, in order. */
   chain: string;
 }
 
-interface BatchPayload {
+export interface BatchPayload {
   strs: string[];
   shapes: Uint8Array;
   rec: Uint8Array;
@@ -44,18 +45,18 @@ interface BatchPayload {
   chain: string;
 }
 
-const R_ZERO = 0;
-const R_PRIMARY = 1;
-const R_DELTA = 2;
-const R_SIGNED = 3;
-const R_UNSIGNED = 4;
+export const R_ZERO = 0;
+export const R_PRIMARY = 1;
+export const R_DELTA = 2;
+export const R_SIGNED = 3;
+export const R_UNSIGNED = 4;
 const I63 = 1n << 63n;
-const U64 = 1n << 64n;
+export const U64 = 1n << 64n;
 const NEG_I63 = -I63;
 const NUM_LIMIT = 2 ** 51;
 
 /** Predictor state of one device (or of the CPU side, key ""). Reset at every batch. */
-interface Scope {
+export interface Scope {
   phys: bigint;
   addr: bigint;
   cpuAddr: bigint;
@@ -65,7 +66,7 @@ interface Scope {
   /** Count of mapping results remembered so far (map-like ops). */
   ord: number;
 }
-const newScope = (): Scope => ({ phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, results: new Map(), ord: 0 });
+export const newScope = (): Scope => ({ phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, results: new Map(), ord: 0 });
 
 /** Encoder-side scope: also the mapping results by address and the scope's shapes, to find fast. */
 interface EncScope extends Scope {
@@ -73,6 +74,7 @@ interface EncScope extends Scope {
   hist: Map<number, { addr: bigint; ord: number; size: number }>;
   /** Flattened [opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI, id] groups. */
   shapes: number[];
+  segs: SegEncoder;
 }
 const SHAPE_WORDS = 10;
 /** Beyond this many shapes in one scope, look shapes up by string key instead of scanning. */
@@ -88,48 +90,22 @@ function packable(ev: Record<string, unknown>, sc: OpSchema): boolean {
   if (sc.dev && typeof ev.dev !== 'string') return false;
   if (!isNat(ev.cpu) || (sc.dir && !isNat(ev.dir)) || (sc.attrs && !isNat(ev.attrs))) return false;
   if (sc.extra === 'bits' && !isNat(ev.bits)) return false;
-  if (sc.extra === 'fill' && ev.fill !== undefined && !isNat(ev.fill)) return false;
+  if (sc.fill && ev.fill !== undefined && !(isNat(ev.fill) && ev.fill < NUM_LIMIT)) return false;
   if (sc.extra === 'domain' && typeof ev.domain !== 'string') return false;
   for (const f of sc.big) if (!isBig(ev[f])) return false;
   for (const f of sc.num) if (!isNum(ev[f])) return false;
   for (const f of sc.complex) {
     const v = ev[f];
-    if (f === 'data' ? v !== undefined && !(v instanceof Uint8Array) : typeof v !== 'object' || v === null) return false;
+    if (f === 'data' ? v !== undefined && !(v instanceof Uint8Array) : f === 'segments' ? !packableSegments(v) : !packableSg(v)) return false;
   }
   return true;
 }
 
-function packComplex(f: ComplexField, v: unknown): unknown {
-  if (f === 'data') return v ?? null;
-  if (f === 'segments') return (v as { phys: unknown; size: unknown }[]).flatMap((s) => [s.phys, s.size]);
-  const sg = v as { segments: { phys: unknown; size: unknown }[]; dma: { addr: unknown; len: unknown }[] };
-  return [sg.segments.flatMap((s) => [s.phys, s.size]), sg.dma.flatMap((d) => [d.addr, d.len])];
-}
-
-function unpackComplex(f: ComplexField, v: unknown): unknown {
-  if (f === 'data') return v === null || v === undefined ? undefined : Uint8Array.from(v as Uint8Array);
-  const pairs = <A extends string, B extends string>(flat: unknown, a: A, b: B): Record<A | B, unknown>[] => {
-    if (!Array.isArray(flat) || flat.length % 2) throw new LogFormatError('malformed list in batch');
-    const out: Record<A | B, unknown>[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ [a]: flat[i], [b]: flat[i + 1] } as Record<A | B, unknown>);
-    return out;
-  };
-  if (f === 'segments') return pairs(v, 'phys', 'size');
-  if (!Array.isArray(v) || v.length !== 2) throw new LogFormatError('malformed sg list in batch');
-  return { segments: pairs(v[0], 'phys', 'size'), dma: pairs(v[1], 'addr', 'len') };
-}
-
-/** Generic events come back from msgpack with Buffers where Uint8Arrays went in. */
-function fixGeneric(v: unknown): Event {
-  const ev = v as Record<string, unknown>;
-  if (ev.data instanceof Uint8Array) ev.data = Uint8Array.from(ev.data);
-  return ev as unknown as Event;
-}
-
 /** Feeds one event's full detail digest into a batch's outcome chain; returns its tag. */
-export function chainDetail(chain: Hasher, detail: string): number {
+export function chainDetail(chain: Lanes, detail: string): number {
   const hi = hex8(detail, 0);
-  chain.u32(hi).u32(hex8(detail, 8));
+  chain.w(hi);
+  chain.w(hex8(detail, 8));
   return hi;
 }
 
@@ -144,7 +120,7 @@ export class BatchEncoder {
   private scopes = new Map<string, EncScope>();
   private ext: unknown[] = [];
   private states: [number, string][] = [];
-  private chain = new Hasher();
+  private chain = new Lanes();
   count = 0;
 
   private str(s: string): number {
@@ -159,7 +135,7 @@ export class BatchEncoder {
 
   private scope(key: string): EncScope {
     let s = this.scopes.get(key);
-    if (!s) this.scopes.set(key, (s = { ...newScope(), hist: new Map(), shapes: [] }));
+    if (!s) this.scopes.set(key, (s = { ...newScope(), hist: new Map(), shapes: [], segs: new SegEncoder() }));
     return s;
   }
 
@@ -194,7 +170,6 @@ export class BatchEncoder {
     if (!generic) {
       opI = this.str(event.op);
       if (sc.extra === 'bits') extra = ev.bits as number;
-      else if (sc.extra === 'fill') extra = ev.fill === undefined ? 0 : (ev.fill as number) + 1;
       else if (sc.extra === 'domain') extra = this.str(ev.domain as string);
     }
     // Find the shape among this scope's (a device has a handful), else by key, else add it.
@@ -234,9 +209,9 @@ export class BatchEncoder {
             refSize = h.size;
           } else {
             w.uint(0);
-            w.sbig(v - scope.addr);
+            w.sdelta(v, scope.addr);
           }
-        } else w.sbig(v - scope[f]);
+        } else w.sdelta(v, scope[f]);
         scope[f] = v;
       }
       for (const f of sc.num) {
@@ -249,7 +224,16 @@ export class BatchEncoder {
           scope.byNs = v;
         }
       }
-      for (const f of sc.complex) this.ext.push(packComplex(f, ev[f]));
+      if (sc.fill) w.uint(ev.fill === undefined ? 0 : (ev.fill as number) + 1);
+      for (const f of sc.complex) {
+        if (f === 'data') this.ext.push(ev.data ?? null);
+        else if (f === 'segments') scope.segs.write(w, ev.segments as Segment[]);
+        else {
+          const sg = ev.sg as SgList;
+          scope.segs.write(w, sg.segments);
+          writeDma(w, sg.dma, sg.segments);
+        }
+      }
     }
     if (rmode >= R_DELTA) w.sbig(rval);
     if (!generic && !d.error && r !== 0n) {
@@ -296,7 +280,7 @@ export class BatchEncoder {
       tags: this.tags.bytes(),
       ext: this.ext,
       st: this.states,
-      chain: this.chain.digest(),
+      chain: this.chain.hex(),
     };
     const out = packr.pack(payload);
     this.reset();
@@ -314,182 +298,9 @@ export class BatchEncoder {
     this.scopes.clear();
     this.ext = [];
     this.states = [];
-    this.chain = new Hasher();
+    this.chain = new Lanes();
     this.count = 0;
   }
 }
 
-interface Shape {
-  generic: boolean;
-  op: string;
-  schema: OpSchema | undefined;
-  dev: string | undefined;
-  cpu: number;
-  dir: number;
-  attrs: number;
-  extra: number;
-  path: Path;
-  error: boolean;
-  thrown: string | undefined;
-  rmode: number;
-}
-
-function readShapes(buf: Uint8Array, strs: string[]): Shape[] {
-  const r = new ByteReader(buf);
-  const str = (): string => {
-    const s = strs[r.uint()];
-    if (s === undefined) throw new LogFormatError('string index out of range in batch');
-    return s;
-  };
-  const out: Shape[] = [];
-  while (!r.done) {
-    const generic = r.uint() === 1;
-    let op = '';
-    let schema: OpSchema | undefined;
-    let dev: string | undefined;
-    let cpu = 0;
-    let dir = 0;
-    let attrs = 0;
-    let extra = 0;
-    if (!generic) {
-      op = str();
-      schema = schemaOf(op);
-      if (!schema) throw new LogFormatError(`unknown op "${op}" in batch shape table`);
-      if (schema.dev) dev = str();
-      cpu = r.uint();
-      if (schema.dir) dir = r.uint();
-      if (schema.attrs) attrs = r.uint();
-      if (schema.extra) extra = r.uint();
-    }
-    const path = str() as Path;
-    const flags = r.uint();
-    const rmode = r.uint();
-    const thrown = flags & 2 ? str() : undefined;
-    out.push({ generic, op, schema, dev, cpu, dir, attrs, extra, path, error: (flags & 1) !== 0, thrown, rmode });
-  }
-  return out;
-}
-
-function checkPayload(o: unknown): BatchPayload {
-  const p = o as Partial<BatchPayload> | null;
-  if (
-    !p || !Array.isArray(p.strs) || !(p.shapes instanceof Uint8Array) || !(p.rec instanceof Uint8Array) ||
-    !(p.tags instanceof Uint8Array) || !Array.isArray(p.ext) || !Array.isArray(p.st) || typeof p.chain !== 'string'
-  ) {
-    throw new LogFormatError('batch payload is missing fields');
-  }
-  return p as BatchPayload;
-}
-
-/** Decodes one batch payload; throws LogFormatError when it is not a well-formed batch. */
-export function decodeBatch(payload: Uint8Array, firstSeq: number, count: number): DecodedBatch {
-  let p: BatchPayload;
-  try {
-    p = checkPayload(packr.unpack(payload));
-  } catch (e) {
-    if (e instanceof LogFormatError) throw e;
-    throw new LogFormatError(`batch payload is not valid msgpack: ${(e as Error).message}`);
-  }
-  const shapes = readShapes(p.shapes, p.strs);
-  if (p.tags.length !== count * 4) throw new LogFormatError(`batch has ${p.tags.length / 4} outcome tags for ${count} events`);
-  const r = new ByteReader(p.rec);
-  const tags = new ByteReader(p.tags);
-  const scopes = new Map<string, Scope>();
-  const hist = new Map<string, Map<number, { addr: bigint; size: number }>>();
-  const lastSize: number[] = [];
-  let ext = 0;
-  const nextExt = (): unknown => {
-    if (ext >= p.ext.length) throw new LogFormatError('batch has fewer msgpack values than its records need');
-    return p.ext[ext++];
-  };
-  const records: LogRecord[] = new Array<LogRecord>(count);
-  for (let i = 0; i < count; i++) {
-    const shapeId = r.uint();
-    const sh = shapes[shapeId];
-    if (!sh) throw new LogFormatError(`record ${i} refers to shape ${shapeId} of ${shapes.length}`);
-    const key = sh.dev ?? '';
-    let scope = scopes.get(key);
-    if (!scope) scopes.set(key, (scope = newScope()));
-    let event: Event;
-    let primary: bigint | undefined;
-    if (sh.generic) event = fixGeneric(nextExt());
-    else {
-      const sc = sh.schema!;
-      const ev: Record<string, unknown> = { op: sh.op };
-      if (sc.dev) ev.dev = sh.dev;
-      ev.cpu = sh.cpu;
-      let refSize: number | undefined;
-      for (const f of sc.big) {
-        let v: bigint;
-        if (f === 'addr') {
-          const k = r.uint();
-          if (k > 0) {
-            const h = hist.get(key)?.get(scope.ord - k + 1);
-            if (!h) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
-            v = h.addr;
-            refSize = h.size;
-          } else v = scope.addr + r.sbig();
-        } else v = scope[f] + r.sbig();
-        scope[f] = v;
-        ev[f] = v;
-        primary ??= v;
-      }
-      for (const f of sc.num) {
-        if (f === 'size') {
-          const v = (refSize ?? lastSize[shapeId] ?? 0) + r.sint();
-          lastSize[shapeId] = v;
-          ev.size = v;
-        } else ev.byNs = scope.byNs += r.sint();
-      }
-      if (sc.dir) ev.dir = sh.dir;
-      if (sc.attrs) ev.attrs = sh.attrs;
-      if (sc.extra === 'bits') ev.bits = sh.extra;
-      else if (sc.extra === 'fill' && sh.extra > 0) ev.fill = sh.extra - 1;
-      else if (sc.extra === 'domain') {
-        const d = p.strs[sh.extra];
-        if (d === undefined) throw new LogFormatError('string index out of range in batch');
-        ev.domain = d;
-      }
-      for (const f of sc.complex) {
-        const v = unpackComplex(f, nextExt());
-        if (v !== undefined) ev[f] = v;
-      }
-      event = ev as unknown as Event;
-    }
-    let result: bigint;
-    switch (sh.rmode) {
-      case R_ZERO: result = 0n; break;
-      case R_PRIMARY:
-        if (primary === undefined) throw new LogFormatError(`record ${i}: result refers to an address the event lacks`);
-        result = primary;
-        break;
-      case R_DELTA: {
-        const last = scope.results.get(sh.path);
-        if (last === undefined) throw new LogFormatError(`record ${i}: result delta without a base`);
-        result = last + r.sbig();
-        break;
-      }
-      case R_SIGNED: result = r.sbig(); break;
-      case R_UNSIGNED: result = r.sbig() + U64; break;
-      default: throw new LogFormatError(`record ${i}: unknown result mode ${sh.rmode}`);
-    }
-    if (!sh.generic && !sh.error && result !== 0n) {
-      scope.results.set(sh.path, result);
-      if (sh.schema!.mapLike) {
-        let h = hist.get(key);
-        if (!h) hist.set(key, (h = new Map()));
-        h.set(++scope.ord, { addr: result, size: (event as { size: number }).size });
-      }
-    }
-    const rec: LogRecord = { seq: firstSeq + i, event, result, error: sh.error, path: sh.path, tag: tags.u32() };
-    if (sh.thrown !== undefined) rec.thrown = sh.thrown;
-    records[i] = rec;
-  }
-  if (!r.done) throw new LogFormatError('batch record stream has trailing bytes');
-  if (ext !== p.ext.length) throw new LogFormatError('batch has more msgpack values than its records use');
-  const states = p.st.map(([off, hash]) => {
-    if (typeof off !== 'number' || off < -1 || off >= count || typeof hash !== 'string') throw new LogFormatError('malformed state-hash entry');
-    return { seq: firstSeq + off, hash };
-  });
-  return { records, states, chain: p.chain };
-}
+export { decodeBatch } from './decode.ts';

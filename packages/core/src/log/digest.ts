@@ -23,7 +23,7 @@ export interface OutcomeDigest {
  * of a lane's state for a given input word, so two outcomes that differ in one word (or one
  * character of equal-length text) always get different digests.
  */
-class Lanes {
+export class Lanes {
   a = 0x811c9dc5;
   b = 0x050c5d1f;
 
@@ -32,9 +32,13 @@ class Lanes {
     this.b = Math.imul(this.b ^ x, 0x5bd1e995);
   }
 
+  /** Length, then UTF-16 code units two to a word. */
   s(str: string): void {
-    this.w(str.length);
-    for (let i = 0; i < str.length; i++) this.w(str.charCodeAt(i));
+    const n = str.length;
+    this.w(n);
+    let i = 0;
+    for (; i + 1 < n; i += 2) this.w(str.charCodeAt(i) | (str.charCodeAt(i + 1) << 16));
+    if (i < n) this.w(str.charCodeAt(i));
   }
 
   num(x: number): void {

@@ -107,7 +107,7 @@ function model(kind: 'direct' | 'swiotlb' | 'iommu-strict' | 'iommu-lazy'): void
   if (r.verdict !== 'identical') throw new Error(`replay ${r.verdict}`);
   console.log(
     `model ${kind.padEnd(12)}: ${(statSync(file).size / n).toFixed(2)} B/event; apply only ${rate(n, applyMs)}; ` +
-      `apply+digest+log (fsync per 4096) ${rate(n, recMs)}; digest alone ~${((digestMs / n) * 1e6).toFixed(0)} ns/ev; replay ${rate(n, replayMs)}`,
+      `apply+digest+log (fsync per batch) ${rate(n, recMs)}; digest alone ~${((digestMs / n) * 1e6).toFixed(0)} ns/ev; replay ${rate(n, replayMs)}`,
   );
 }
 
@@ -124,7 +124,7 @@ function memory(): void {
   const rd = LogReader.open(file);
   let k = 0;
   const rss: string[] = [];
-  for (const x of rd.records()) if (++k % 1_000_000 === 0) rss.push(`${k / 1e6}M:${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}MiB`);
+  for (const _x of rd.records()) if (++k % 1_000_000 === 0) rss.push(`${k / 1e6}M:${(process.memoryUsage().rss / 2 ** 20).toFixed(0)}MiB`);
   console.log(`reader over ${big} events (${(statSync(file).size / 2 ** 20).toFixed(0)} MiB): RSS ${rss.join(' ')}`);
 }
 

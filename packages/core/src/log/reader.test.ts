@@ -109,7 +109,7 @@ describe('log writer and reader', () => {
       const damageAt = batches === 0 ? headerEnd : batchEnds[batches - 1]!;
       expect(status.damage, `cut ${cut}`).toMatchObject({ kind: cut === damageAt ? 'unclosed' : 'torn', offset: damageAt });
     }
-  });
+  }, 60_000);
 
   it('detects every single-bit flip (seeded) at the frame that holds it', () => {
     const { path, batchEnds, batchStarts } = writeSmall('flip.dlog');
@@ -132,7 +132,7 @@ describe('log writer and reader', () => {
       expect(status.complete, `flip at ${at}`).toBe(false);
       expect(status.damage, `flip at ${at}`).toMatchObject({ kind: 'corrupt', offset: frame });
     }
-  });
+  }, 60_000);
 
   it('detects random multi-byte corruption inside a batch', () => {
     const { path, batchStarts } = writeSmall('burst.dlog');

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenario } from '../scenario/loader.ts';
 import { replay } from '../replay.ts';
 import { perturbedMachine } from './perturb.ts';
+import { LogReader } from './reader.ts';
 import { recordScenarioRun } from './record.ts';
 
 const scenariosDir = fileURLToPath(new URL('../../../../scenarios/', import.meta.url));
@@ -33,6 +34,10 @@ describe('replay of every scripted scenario', () => {
       expect(r.events).toBe(rec.result.final.events);
       expect(r.state).toBe(rec.result.final.stateHash);
       expect(r.header.scenario).toMatchObject({ name: rec.result.name, source });
+      // The log holds each event exactly as the runner handed it to Machine.apply.
+      const reader = LogReader.open(rec.log);
+      expect([...reader.records()].map((x) => x.event)).toStrictEqual(rec.result.steps.flatMap((st) => (st.event ? [st.event] : [])));
+      reader.close();
       if (r.events >= 2) {
         const bad = replay(rec.log, { machine: perturbedMachine(2, 'result') });
         expect(bad.divergence).toMatchObject({ seq: 2, field: 'result' });

@@ -12,8 +12,10 @@ export interface OpSchema {
   dev: boolean;
   dir: boolean;
   attrs: boolean;
-  /** A small discrete argument kept in the shape: set-mask's bits, a write's fill byte, a domain. */
-  extra?: 'bits' | 'fill' | 'domain';
+  /** A small discrete argument kept in the shape: set-mask's bits, flush-iotlb's domain. */
+  extra?: 'bits' | 'domain';
+  /** An optional fill byte (writes): in the record stream, 0 = none, else fill + 1. */
+  fill: boolean;
   big: readonly BigField[];
   num: readonly NumField[];
   complex: readonly ComplexField[];
@@ -22,7 +24,7 @@ export interface OpSchema {
 }
 
 function s(o: Partial<OpSchema>): OpSchema {
-  return { dev: true, dir: false, attrs: false, big: [], num: [], complex: [], mapLike: false, ...o };
+  return { dev: true, dir: false, attrs: false, fill: false, big: [], num: [], complex: [], mapLike: false, ...o };
 }
 
 const MAP = s({ dir: true, attrs: true, big: ['phys'], num: ['size'], mapLike: true });
@@ -52,13 +54,15 @@ export const SCHEMA: Readonly<Record<EventOp, OpSchema>> = {
   'max-mapping-size': s({}),
   unbind: s({}),
   'dev-read': s({ big: ['addr'], num: ['size'] }),
-  'dev-write': s({ extra: 'fill', big: ['addr'], num: ['size'], complex: ['data'] }),
+  'dev-write': s({ fill: true, big: ['addr'], num: ['size'], complex: ['data'] }),
   'cpu-read': s({ dev: false, big: ['phys'], num: ['size'] }),
-  'cpu-write': s({ dev: false, extra: 'fill', big: ['phys'], num: ['size'], complex: ['data'] }),
+  'cpu-write': s({ dev: false, fill: true, big: ['phys'], num: ['size'], complex: ['data'] }),
   'advance-time': s({ dev: false, num: ['byNs'] }),
   'flush-iotlb': s({ dev: false, extra: 'domain' }),
 };
 
+const BY_OP = new Map<string, OpSchema>(Object.entries(SCHEMA));
+
 export function schemaOf(op: string): OpSchema | undefined {
-  return Object.hasOwn(SCHEMA, op) ? SCHEMA[op as EventOp] : undefined;
+  return BY_OP.get(op);
 }

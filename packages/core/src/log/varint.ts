@@ -3,6 +3,8 @@
 // the differences between two of them).
 
 const TWO53 = 2n ** 53n;
+/** |v| below this: differences of two such values zigzag to below 2^53. */
+const SMALL = 2n ** 50n;
 
 /** Growable byte buffer for varints and fixed u32s. */
 export class ByteWriter {
@@ -62,6 +64,12 @@ export class ByteWriter {
   /** Signed bigint with |v| < 2^69 (zigzag): 64-bit values and differences of them. */
   sbig(v: bigint): void {
     this.ubig(v >= 0n ? v << 1n : ((-v) << 1n) - 1n);
+  }
+
+  /** sbig(v - base), computed in doubles when both are small enough to be exact (no allocation). */
+  sdelta(v: bigint, base: bigint): void {
+    if (v < SMALL && v > -SMALL && base < SMALL && base > -SMALL) this.sint(Number(v) - Number(base));
+    else this.sbig(v - base);
   }
 
   u32(v: number): void {

@@ -11,8 +11,8 @@ import { BatchEncoder } from './codec.ts';
 import { outcomeDigest, thrownDigest, type OutcomeDigest } from './digest.ts';
 import { encodeFrame, FRAME, LOG_FORMAT_VERSION, packr, preamble, stripUndefined, type EndRecord, type LogHeader } from './format.ts';
 
-export const DEFAULT_BATCH_EVENTS = 4096;
-export const DEFAULT_STATE_HASH_EVERY = 4096;
+export const DEFAULT_BATCH_EVENTS = 8192;
+export const DEFAULT_STATE_HASH_EVERY = 16384;
 
 export interface LogHeaderInput {
   dmasim: string;

@@ -4,9 +4,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import { DeviceDriver } from '../driver.ts';
-import { RECORDS_PER_BATCH } from '../protocol.ts';
+import { Batch, RECORDS_PER_BATCH, recOffset, type CoordinatorMessage } from '../protocol.ts';
 
-export type Encoding = 'object' | 'msgpackr' | 'binary' | 'sab-ring';
+export type Encoding = 'object' | 'msgpackr' | 'binary-raw' | 'binary' | 'binary-events' | 'sab-ring';
 
 /** One constant structure set, identical in every thread (separately learned ones do not decode). */
 export const SHARED_STRUCTURES = [['op', 'cpu', 'ref', 'bind', 'size', 'val', 'dir', 'attrs']];
@@ -26,7 +26,7 @@ export interface ProducerTask {
 
 export default async function produce(t: ProducerTask): Promise<number> {
   const { port, events } = t;
-  if (t.encoding === 'binary') {
+  if (t.encoding === 'binary' || t.encoding === 'binary-events') {
     const drv = new DeviceDriver(port, t.window);
     for (let i = 0; i < events; i++) {
       const w = drv.issue({ op: 'map-single', cpu: i & 3, phys: BigInt(0x100000000 + (i & 0xffff) * 2048), size: 2048, dir: 2, attrs: 0 }, { bind: i & 0xffff });
@@ -34,6 +34,46 @@ export default async function produce(t: ProducerTask): Promise<number> {
     }
     await drv.end();
     drv.close();
+    return events;
+  }
+  if (t.encoding === 'binary-raw') {
+    // The wire alone: records written straight into transferable batches (no Event-shaped API).
+    const free: Batch[] = [];
+    let allocated = 0;
+    let inFlight = 0;
+    let wake: (() => void) | null = null;
+    port.on('message', (m: CoordinatorMessage) => {
+      if (m.t !== 'ret') return;
+      free.push(new Batch(m.buf));
+      inFlight--;
+      wake?.();
+      wake = null;
+    });
+    let b: Batch | undefined;
+    for (let i = 0; i < events; i++) {
+      if (!b) {
+        while (free.length === 0 && allocated >= t.window) await new Promise<void>((r) => (wake = r));
+        b = free.pop() ?? (allocated++, Batch.alloc());
+        b.reset(0);
+      }
+      const o = recOffset(b.count);
+      b.u8[o] = 1;
+      b.u8[o + 2] = 2;
+      b.u8[o + 3] = i & 3;
+      b.u32[(o + 4) >>> 2] = i & 0xffff;
+      b.u32[(o + 8) >>> 2] = i & 0xffff;
+      b.u32[(o + 12) >>> 2] = 2048;
+      b.u32[(o + 16) >>> 2] = (i & 0xffff) * 2048;
+      b.u32[(o + 20) >>> 2] = 1;
+      b.u32[1] = b.count + 1;
+      if (b.full || i === events - 1) {
+        inFlight++;
+        port.postMessage(b.ab, [b.ab]);
+        b = undefined;
+      }
+    }
+    while (inFlight > 0) await new Promise<void>((r) => (wake = r));
+    port.close();
     return events;
   }
   if (t.encoding === 'sab-ring') {
@@ -83,7 +123,7 @@ export default async function produce(t: ProducerTask): Promise<number> {
     if (batch.length === RECORDS_PER_BATCH || i === events - 1) {
       await need();
       const bytes = packr.pack(batch);
-      const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      const ab = (bytes.buffer as ArrayBuffer).slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
       port.postMessage(ab, [ab]);
       batch = [];
     }

@@ -9,7 +9,7 @@ import { OPS_PARAM, bugParam, num, type BugKnob } from './params.ts';
 
 const BUGS: BugKnob[] = ['leak', 'wrong-unmap-size', 'wrong-unmap-dir', 'unchecked-map-error', 'access-after-unmap', 'double-unmap'];
 
-interface Win { h: number; size: number }
+interface Win { h: number; size: number; slot: number }
 
 export const gpuP2p: Workload = {
   name: 'gpu-p2p',
@@ -39,7 +39,12 @@ export const gpuP2p: Workload = {
     const unmapOp: UnmapOp = useResource ? 'unmap-resource' : 'unmap-phys';
     const attrs = useResource ? 0 : DMA_ATTR_MMIO;
     const cpu = ctx.dev.index % ctx.cpus;
-    const slots = Math.max(1, Math.floor(Number(bar.size) / roundUp(win, 4096)));
+    // Each device maps windows of its own 1/16 of the BAR, never two live ones overlapping (as
+    // peers exporting distinct buffers do; overlapping MMIO mappings trip dma-debug's EEXIST check).
+    const stride = roundUp(win, 4096);
+    const slice = Math.max(stride, Math.floor(Number(bar.size) / 16 / stride) * stride);
+    const sliceBase = bar.base + BigInt((ctx.dev.index % Math.max(1, Math.floor(Number(bar.size) / slice))) * slice);
+    const freeSlots = Array.from({ length: Math.max(1, Math.floor(slice / stride)) }, (_, i) => i);
     const handles = new Handles();
     const live: Win[] = [];
 
@@ -51,22 +56,27 @@ export const gpuP2p: Workload = {
       if (bugs.fire('double-unmap')) await drv.issue({ op: unmapOp, cpu, addr: dma(w.h), size, dir, attrs });
       if (bugs.fire('access-after-unmap')) await drv.issue({ op: 'dev-write', cpu, addr: dma(w.h), size: Math.min(64, w.size), fill: 0xee });
       handles.give(w.h);
+      freeSlots.push(w.slot);
     };
 
     while (ctx.more()) {
-      if (live.length >= maxWin || (live.length > 0 && prng.int(2) === 0)) {
+      if (live.length >= maxWin || freeSlots.length === 0 || (live.length > 0 && prng.int(2) === 0)) {
         await unmap(live.splice(prng.int(live.length), 1)[0]!);
         continue;
       }
       const h = handles.take();
-      const phys = bar.base + BigInt(prng.int(slots) * roundUp(win, 4096));
+      const k = prng.int(freeSlots.length);
+      const slot = freeSlots[k]!;
+      freeSlots[k] = freeSlots[freeSlots.length - 1]!;
+      freeSlots.pop();
+      const phys = sliceBase + BigInt(slot * stride);
       await drv.issue({ op: mapOp, cpu, phys, size: win, dir: DMA_BIDIRECTIONAL, attrs }, { bind: h });
       if (!bugs.fire('unchecked-map-error')) await drv.issue({ op: 'mapping-error', cpu, addr: dma(h) });
       const len = Math.min(win, between(prng, 64, 4096));
       const off = BigInt(prng.int(Math.max(1, win - len + 1)) & ~63);
       await drv.issue({ op: 'dev-write', cpu, addr: dma(h, off), size: len, fill: 0x77 });
       await drv.issue({ op: 'dev-read', cpu, addr: dma(h, off), size: len });
-      live.push({ h, size: win });
+      live.push({ h, size: win, slot });
     }
     while (live.length > 0) await unmap(live.shift()!);
   },

@@ -1,0 +1,146 @@
+// The benchmark driver: runs the figures a plan asks for and collects results. run.ts is its CLI;
+// test/bench-smoke.test.ts runs it on a tiny plan.
+
+import { join } from 'node:path';
+import { machineInfo } from './machine.ts';
+import { measureMemory, measureSeek } from './memory-seek.ts';
+import { MIX_NAMES, type MixName } from './mixes.ts';
+import { runPipeline } from './pipeline-figures.ts';
+import { recordMix, timeCeiling, timeDecode, timeReplay, type Recorded } from './replay-figures.ts';
+import { targets, type PipelineRow, type ReplayRow, type Results } from './report.ts';
+import { interleaved, now, rate, ratio, summarize } from './stats.ts';
+
+export const FIGURES = ['replay', 'pipeline', 'memory', 'seek'] as const;
+export type Figure = (typeof FIGURES)[number];
+
+export interface Plan {
+  quick: boolean;
+  figures: Figure[];
+  seed: bigint;
+  /** Replay: events in each mix's fixed log, devices it was recorded with, runs per figure. */
+  replayEvents: number;
+  replayDevices: number;
+  replayRuns: number;
+  replayMixes: MixName[];
+  /** Pipeline + transport: events per run, device counts, runs, mixes. */
+  pipelineEvents: number;
+  pipelineDevices: number[];
+  pipelineRuns: number;
+  pipelineMixes: MixName[];
+  /** Memory + seek: one long stress run (and its replay) of this mix. */
+  memoryEvents: number;
+  memoryDevices: number;
+  memoryMix: MixName;
+  seekRuns: number;
+}
+
+export function defaultPlan(quick: boolean): Plan {
+  return quick
+    ? {
+      quick, figures: [...FIGURES], seed: 1n,
+      replayEvents: 60_000, replayDevices: 8, replayRuns: 3, replayMixes: [...MIX_NAMES],
+      pipelineEvents: 60_000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
+      memoryEvents: 500_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
+    }
+    : {
+      quick, figures: [...FIGURES], seed: 1n,
+      replayEvents: 1_000_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
+      pipelineEvents: 500_000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
+      memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 3,
+    };
+}
+
+export type Log = (msg: string) => void;
+
+export async function runBench(plan: Plan, dir: string, command: string, log: Log = () => {}): Promise<Results> {
+  const t0 = now();
+  const res: Results = {
+    command, quick: plan.quick, machine: machineInfo(), plan: { ...plan, seed: String(plan.seed) },
+    replay: [], logSize: [], pipeline: [], memory: null, seek: null, targets: [], missing: [], totalSeconds: 0,
+  };
+  const want = new Set(plan.figures);
+  const replayEps = new Map<MixName, number>();
+
+  if (want.has('replay') || want.has('pipeline')) {
+    const mixes = want.has('replay') ? plan.replayMixes : plan.pipelineMixes;
+    for (const mix of mixes) {
+      log(`recording the ${mix} mix (${plan.replayEvents} events, ${plan.replayDevices} devices)`);
+      const rec: Recorded = await recordMix(mix, plan.replayDevices, plan.replayEvents, plan.seed, join(dir, `${mix}.dlog`));
+      res.logSize.push({
+        mix, events: rec.events, fileBytes: rec.fileBytes, bytesPerEvent: rec.eventBytes / rec.events, fileBytesPerEvent: rec.fileBytes / rec.events,
+      });
+      const bare: number[] = [];
+      const s = await interleaved(plan.replayRuns, {
+        replay: () => {
+          const r = timeReplay(rec.file);
+          return rate(r.events, r.ms);
+        },
+        ceiling: () => {
+          const r = timeCeiling(rec.file);
+          bare.push(rate(r.events, r.mapMs));
+          return rate(r.events, r.ms);
+        },
+        decode: () => {
+          const r = timeDecode(rec.file);
+          return rate(r.events, r.ms);
+        },
+      });
+      const row: ReplayRow = {
+        mix, devices: rec.devices, events: rec.events, replay: s.replay, ceiling: s.ceiling, bareMap: summarize(bare), decode: s.decode,
+        ratio: ratio(s.replay, s.ceiling), ratioBareMap: 0,
+      };
+      row.ratioBareMap = ratio(row.replay, row.bareMap);
+      res.replay.push(row);
+      replayEps.set(mix, row.replay.median);
+      log(`  replay ${Math.round(row.replay.median)} ev/s, ceiling ${Math.round(row.ceiling.median)} ev/s, ratio ${row.ratio.toFixed(3)}; ${(rec.eventBytes / rec.events).toFixed(2)} B/event`);
+    }
+  }
+
+  if (want.has('pipeline')) {
+    for (const mix of plan.pipelineMixes) {
+      let two: number | null = null;
+      for (const devices of plan.pipelineDevices) {
+        log(`pipeline ${mix} × ${devices} devices (${plan.pipelineEvents} events, ${plan.pipelineRuns} runs, with the transport ceiling)`);
+        let threads = 0;
+        let events = 0;
+        const wall: number[] = [];
+        const s = await interleaved(plan.pipelineRuns, {
+          pipeline: async () => {
+            const r = await runPipeline({ mix, devices, events: plan.pipelineEvents, seed: plan.seed, out: join(dir, `pipe-${mix}-${devices}.dlog`) });
+            threads = r.threads;
+            events = r.events;
+            wall.push(r.wallEps);
+            return r.eps;
+          },
+          transport: async () => (await runPipeline({ mix, devices, events: plan.pipelineEvents, seed: plan.seed, noModel: true })).eps,
+        });
+        const rep = replayEps.get(mix) ?? 0;
+        if (devices === 2) two = s.pipeline.median;
+        const row: PipelineRow = {
+          mix, devices, threads, events, pipeline: s.pipeline, pipelineWall: summarize(wall), transport: s.transport,
+          ratioToReplay: rep ? s.pipeline.median / rep : 0,
+          ratioToTransport: ratio(s.pipeline, s.transport),
+          ratioTo2: two && devices !== 2 ? s.pipeline.median / two : null,
+        };
+        res.pipeline.push(row);
+        log(`  pipeline ${Math.round(row.pipeline.median)} ev/s (${row.ratioToReplay.toFixed(2)} of replay), transport ${Math.round(row.transport.median)} ev/s`);
+      }
+    }
+  }
+
+  if (want.has('memory') || want.has('seek')) {
+    const file = join(dir, `long-${plan.memoryMix}.dlog`);
+    log(`memory: ${plan.memoryEvents} events of ${plan.memoryMix} with ${plan.memoryDevices} devices, then its replay (child processes)`);
+    res.memory = measureMemory(plan.memoryMix, plan.memoryDevices, plan.memoryEvents, plan.seed, file);
+    log(`  stress peak RSS ${(res.memory.stress.maxRss / 2 ** 20).toFixed(0)} MiB, replay peak RSS ${(res.memory.replay.maxRss / 2 ** 20).toFixed(0)} MiB`);
+    if (want.has('seek')) {
+      log(`seek: dmasim replay --until N on the ${res.memory.events}-event log (${plan.seekRuns} runs)`);
+      res.seek = measureSeek(file, res.memory.events, plan.seekRuns);
+    }
+  }
+
+  res.targets = targets(res);
+  res.totalSeconds = (now() - t0) / 1000;
+  return res;
+}
+

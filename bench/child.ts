@@ -1,0 +1,58 @@
+// Child-process entry for the memory figure: a stress run or a replay in a fresh process, so its
+// peak RSS (getrusage maxrss, every thread included) belongs to that run alone. Prints one JSON line.
+//   tsx bench/child.ts stress MIX DEVICES EVENTS LOG SEED
+//   tsx bench/child.ts replay LOG
+
+import { replay } from '../packages/core/src/index.ts';
+import { runStress } from '../packages/workers/src/index.ts';
+import { MIXES, parseMixes } from './mixes.ts';
+import { now } from './stats.ts';
+
+export interface ChildResult {
+  events: number;
+  ms: number;
+  /** RSS (bytes) after every `every`-th event. */
+  rss: { events: number; bytes: number; heapBytes: number }[];
+  /** Peak RSS of the process (bytes). */
+  maxRss: number;
+  verdict: string;
+}
+
+function sampler(every: number): { tick: (n: number) => void; rss: ChildResult['rss'] } {
+  const rss: ChildResult['rss'] = [];
+  return {
+    rss,
+    tick: (n) => {
+      if (n % every === 0) {
+        const m = process.memoryUsage();
+        rss.push({ events: n, bytes: m.rss, heapBytes: m.heapUsed });
+      }
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<ChildResult> {
+  const [what, ...rest] = argv;
+  if (what === 'stress') {
+    const [mixName, devices, events, log, seed] = rest;
+    const mix = MIXES[parseMixes(mixName)[0]!];
+    const n = Number(events);
+    const every = Math.max(1, Math.floor(n / 10));
+    const s = sampler(every);
+    const { config, programs } = mix.build(Number(devices), Math.ceil(n / Number(devices)), BigInt(seed ?? 1));
+    let k = 0;
+    const t = now();
+    const r = await runStress({ config, programs, schedule: { mode: 'free' }, out: log!, dmasimVersion: 'bench', onEvent: () => s.tick(++k) });
+    return { events: r.events, ms: now() - t, rss: s.rss, maxRss: process.resourceUsage().maxRSS * 1024, verdict: r.end };
+  }
+  if (what === 'replay') {
+    const [log, every] = rest;
+    const s = sampler(Number(every));
+    const t = now();
+    const r = replay(log!, { onEvent: (rec) => s.tick(rec.seq) });
+    return { events: r.events, ms: now() - t, rss: s.rss, maxRss: process.resourceUsage().maxRSS * 1024, verdict: r.verdict };
+  }
+  throw new Error(`bench/child.ts: unknown command ${what}`);
+}
+
+process.stdout.write(JSON.stringify(await main(process.argv.slice(2))) + '\n');

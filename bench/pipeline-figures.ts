@@ -1,0 +1,83 @@
+// Figures 2 and 3: a mix produced live by N device workers (piscina threads) through the bus into
+// the coordinator, which applies each event to the model and appends it to the log (fsync at every
+// batch boundary); and the transport ceiling — the same programs, the same bus encoding, the same
+// coordinator, with the model replaced by a constant-time NullModel and no log.
+
+import { rmSync } from 'node:fs';
+import { runStress, type Model, type StressResult } from '../packages/workers/src/index.ts';
+import { MIXES, type MixName } from './mixes.ts';
+import { NullModel } from './null-model.ts';
+import { now, rate } from './stats.ts';
+
+export interface PipelineRun {
+  events: number;
+  /** Steady-state rate: from the moment every device has had an event applied to the last event (thread start-up excluded). */
+  eps: number;
+  /** Rate over the whole runStress call, thread start-up and teardown included. */
+  wallEps: number;
+  wallMs: number;
+  threads: number;
+  end: string;
+}
+
+export interface PipelineOptions {
+  mix: MixName;
+  devices: number;
+  events: number;
+  seed: bigint;
+  /** Log path (fsync'd at batch boundaries); none for the transport ceiling. */
+  out?: string;
+  /** true: NullModel instead of the Machine (transport ceiling). */
+  noModel?: boolean;
+}
+
+export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
+  const { config, programs } = MIXES[o.mix].build(o.devices, Math.ceil(o.events / o.devices), o.seed);
+  // The steady window opens once every device has had an event applied (all threads are up and
+  // compiled) and closes at the last event; sampled every 256 events to keep the hook cheap.
+  let n = 0;
+  let waiting = o.devices;
+  const seen = new Uint8Array(o.devices);
+  let tFirst = 0;
+  let nFirst = 0;
+  let tLast = 0;
+  let nLast = 0;
+  const onEvent = (_seq: number, dev: number): void => {
+    n++;
+    if (waiting > 0) {
+      if (dev >= 0 && !seen[dev]) {
+        seen[dev] = 1;
+        if (--waiting === 0) {
+          tFirst = now();
+          nFirst = n;
+        }
+      }
+    } else if ((n & 255) === 0) {
+      tLast = now();
+      nLast = n;
+    }
+  };
+  const model: Model | undefined = o.noModel ? new NullModel() : undefined;
+  const t = now();
+  let r: StressResult;
+  try {
+    r = await runStress({
+      config, programs, schedule: { mode: 'free' }, onEvent, dmasimVersion: 'bench',
+      ...(o.out ? { out: o.out } : {}), ...(model ? { model } : {}),
+    });
+  } finally {
+    if (o.out) rmSync(o.out, { force: true });
+  }
+  const wallMs = now() - t;
+  if (r.end !== 'completed') throw new Error(`pipeline ${o.mix} × ${o.devices}: run ended ${r.end}: ${r.findings.slice(0, 3).map((f) => f.message).join('; ')}`);
+  const failed = r.devices.filter((d) => d.status !== 'ended');
+  if (failed.length) throw new Error(`pipeline ${o.mix} × ${o.devices}: device ${failed[0]!.name} ${failed[0]!.status}: ${failed[0]!.message ?? ''}`);
+  return {
+    events: r.events,
+    eps: nLast > nFirst ? rate(nLast - nFirst, tLast - tFirst) : rate(r.events, wallMs),
+    wallEps: rate(r.events, wallMs),
+    wallMs,
+    threads: r.threads,
+    end: r.end,
+  };
+}

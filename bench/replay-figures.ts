@@ -1,0 +1,141 @@
+// Figures 1 and 4: a mix recorded once into a fixed log, then replayed through the model and,
+// alongside, through the bare reducer ceiling (the same events, read by the same reader, applied
+// to plain Map insert/delete of the same keys); the log's bytes per event.
+
+import { statSync } from 'node:fs';
+import { LogReader, replay, type Event, type LogRecord } from '../packages/core/src/index.ts';
+import { runStress } from '../packages/workers/src/index.ts';
+import type { MixName } from './mixes.ts';
+import { MIXES } from './mixes.ts';
+import { now } from './stats.ts';
+
+export interface Recorded {
+  mix: MixName;
+  file: string;
+  devices: number;
+  events: number;
+  fileBytes: number;
+  /** Bytes of batch and end frames (the file less its preamble and header). */
+  eventBytes: number;
+  stateHash: string;
+  recordMs: number;
+}
+
+/** Records `mix` with `devices` devices into `file`: device programs inline, a seeded random schedule, so the log is the same every time. */
+export async function recordMix(mix: MixName, devices: number, events: number, seed: bigint, file: string): Promise<Recorded> {
+  const { config, programs } = MIXES[mix].build(devices, Math.ceil(events / devices), seed);
+  const t = now();
+  const r = await runStress({ config, programs, schedule: { mode: 'random', seed }, threads: 'inline', out: file, dmasimVersion: 'bench' });
+  const recordMs = now() - t;
+  if (r.end !== 'completed') throw new Error(`recording ${mix}: run ended ${r.end}: ${r.findings.map((f) => f.message).join('; ')}`);
+  const fileBytes = statSync(file).size;
+  const rd = LogReader.open(file);
+  const headerBytes = headerEnd(rd);
+  rd.close();
+  return { mix, file, devices, events: r.events, fileBytes, eventBytes: fileBytes - headerBytes, stateHash: r.stateHash, recordMs };
+}
+
+/** Where the header frame ends: the first batch's offset (or the file size for an empty log). */
+function headerEnd(rd: LogReader): number {
+  for (const b of rd.batches()) return b.offset;
+  return rd.status.fileBytes;
+}
+
+export interface Timed { events: number; ms: number }
+
+/** Keeps the decode loop's result observable so it cannot be optimised away. */
+export let sink = 0;
+
+/** `dmasim replay` without the printing: every event through a fresh Machine, digests and state hashes checked. */
+export function timeReplay(file: string): Timed {
+  const t = now();
+  const r = replay(file);
+  const ms = now() - t;
+  if (r.verdict !== 'identical') throw new Error(`replay of ${file}: ${r.verdict}${r.divergence ? ` at event ${r.divergence.seq} (${r.divergence.field})` : ''}`);
+  return { events: r.events, ms };
+}
+
+/** Reading and decoding alone (the floor under any replay of this log). */
+export function timeDecode(file: string): Timed {
+  const t = now();
+  const rd = LogReader.open(file);
+  let n = 0;
+  let x = 0;
+  for (const b of rd.batches()) {
+    for (const r of b.records) x ^= r.seq;
+    n += b.records.length;
+  }
+  rd.close();
+  const ms = now() - t;
+  sink ^= x;
+  return { events: n, ms };
+}
+
+/**
+ * The bare reducer ceiling: each event applied to per-device Maps keyed by the same addresses
+ * the model used — a map inserts its returned address, an unmap/free deletes its address, a
+ * sync or device access looks its address up. `ms` includes reading and decoding the log (like
+ * replay); `mapMs` is the Map work alone. `found`: deletes and lookups that hit a key (with `live`
+ * 0 after a drained run, proof that the keys are the ones the maps inserted).
+ */
+export function timeCeiling(file: string): Timed & { mapMs: number; live: number; found: number } {
+  const t = now();
+  const rd = LogReader.open(file);
+  const maps = new Map<string, Map<bigint, number>>();
+  let n = 0;
+  let mapMs = 0;
+  let hits = 0;
+  for (const b of rd.batches()) {
+    const t1 = now();
+    const recs = b.records;
+    for (let i = 0; i < recs.length; i++) hits += reduce(maps, recs[i]!);
+    n += recs.length;
+    mapMs += now() - t1;
+  }
+  rd.close();
+  const ms = now() - t;
+  let live = 0;
+  for (const m of maps.values()) live += m.size;
+  return { events: n, ms, mapMs, live, found: hits };
+}
+
+function devMap(maps: Map<string, Map<bigint, number>>, dev: string): Map<bigint, number> {
+  let m = maps.get(dev);
+  if (!m) maps.set(dev, (m = new Map()));
+  return m;
+}
+
+function reduce(maps: Map<string, Map<bigint, number>>, rec: LogRecord): number {
+  const ev: Event = rec.event;
+  switch (ev.op) {
+    case 'map-single': case 'map-page': case 'map-phys': case 'map-resource':
+      if (!rec.error) devMap(maps, ev.dev).set(rec.result, ev.size);
+      return 0;
+    case 'alloc-coherent':
+      if (!rec.error) devMap(maps, ev.dev).set(rec.result, ev.size);
+      return 0;
+    case 'unmap-single': case 'unmap-page': case 'unmap-phys': case 'unmap-resource': case 'free-coherent':
+      return devMap(maps, ev.dev).delete(ev.addr) ? 1 : 0;
+    case 'map-sg': {
+      const m = devMap(maps, ev.dev);
+      for (const s of ev.segments) m.set(s.phys, s.size);
+      return 0;
+    }
+    case 'unmap-sg': {
+      const m = devMap(maps, ev.dev);
+      let k = 0;
+      for (const s of ev.sg.segments) k += m.delete(s.phys) ? 1 : 0;
+      return k;
+    }
+    case 'sync-for-cpu': case 'sync-for-device': case 'dev-read': case 'dev-write': case 'mapping-error':
+      return devMap(maps, ev.dev).has(ev.addr) ? 1 : 0;
+    case 'sync-sg-for-cpu': case 'sync-sg-for-device': {
+      const m = devMap(maps, ev.dev);
+      let k = 0;
+      for (const s of ev.sg.dma) k += m.has(s.addr) ? 1 : 0;
+      return k;
+    }
+    default:
+      return 0;
+  }
+}

@@ -1,0 +1,163 @@
+// The results document (bench/results.json) and its printed form: markdown tables, one per figure,
+// and the target checks.
+
+import type { MachineInfo } from './machine.ts';
+import type { MemoryFigure, SeekFigure } from './memory-seek.ts';
+import { rssAt } from './memory-seek.ts';
+import type { MixName } from './mixes.ts';
+import { mib, si, type Summary } from './stats.ts';
+
+export interface ReplayRow {
+  mix: MixName;
+  devices: number;
+  events: number;
+  /** events/s of `replay(log)`: read, decode, Machine.apply, digest, compare. */
+  replay: Summary;
+  /** events/s of the bare reducer ceiling: read, decode, Map insert/delete of the same keys. */
+  ceiling: Summary;
+  /** events/s of the Map work alone (reading and decoding excluded). */
+  bareMap: Summary;
+  /** events/s of reading and decoding alone. */
+  decode: Summary;
+  ratio: number;
+  ratioBareMap: number;
+}
+
+export interface LogSizeRow {
+  mix: MixName;
+  events: number;
+  fileBytes: number;
+  /** Batch + end frame bytes per event (preamble and header excluded). */
+  bytesPerEvent: number;
+  fileBytesPerEvent: number;
+}
+
+export interface PipelineRow {
+  mix: MixName;
+  devices: number;
+  threads: number;
+  events: number;
+  /** Steady-state events/s, model + log (fsync per batch). */
+  pipeline: Summary;
+  /** Same, thread start-up and teardown included. */
+  pipelineWall: Summary;
+  /** Steady-state events/s with the NullModel and no log. */
+  transport: Summary;
+  /** pipeline / replay of the same mix. */
+  ratioToReplay: number;
+  /** pipeline / transport. */
+  ratioToTransport: number;
+  /** pipeline / the same mix's 2-device pipeline. */
+  ratioTo2: number | null;
+}
+
+export interface Target {
+  figure: string;
+  what: string;
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+export interface Results {
+  command: string;
+  quick: boolean;
+  machine: MachineInfo;
+  plan: Record<string, unknown>;
+  replay: ReplayRow[];
+  logSize: LogSizeRow[];
+  pipeline: PipelineRow[];
+  memory: MemoryFigure | null;
+  seek: SeekFigure | null;
+  targets: Target[];
+  missing: string[];
+  totalSeconds: number;
+}
+
+const ms = (s: Summary): string => `${si(s.median)} (${si(s.min)}–${si(s.max)})`;
+const x2 = (r: number): string => r.toFixed(2);
+const secs = (s: Summary): string => `${(s.median / 1000).toFixed(2)} s (${(s.min / 1000).toFixed(2)}–${(s.max / 1000).toFixed(2)})`;
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+  return [line(head), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function targets(r: Results): Target[] {
+  const t: Target[] = [];
+  for (const row of r.replay) {
+    const need = row.mix === 'direct-only' ? 0.3 : row.mix.startsWith('iommu') ? 0.15 : null;
+    if (need !== null) t.push({ figure: '1 replay', what: `${row.mix}: replay / ceiling`, target: `≥ ${need}`, value: x2(row.ratio), met: row.ratio >= need });
+  }
+  for (const row of r.pipeline) {
+    if (row.devices === 8) t.push({ figure: '2 pipeline', what: `${row.mix}, 8 devices: pipeline / replay`, target: '≥ 0.60', value: x2(row.ratioToReplay), met: row.ratioToReplay >= 0.6 });
+    if (row.devices === 64 && row.ratioTo2 !== null) t.push({ figure: '2 pipeline', what: `${row.mix}, 64 devices / 2 devices`, target: '≥ 0.80', value: x2(row.ratioTo2), met: row.ratioTo2 >= 0.8 });
+  }
+  for (const row of r.logSize) t.push({ figure: '4 log size', what: `${row.mix}: bytes/event`, target: '≤ 16', value: row.bytesPerEvent.toFixed(2), met: row.bytesPerEvent <= 16 });
+  const m = r.memory;
+  if (m) {
+    for (const [what, c] of [['stress', m.stress], ['replay', m.replay]] as const) {
+      const first = c.rss[0];
+      const last = c.rss.at(-1);
+      if (!first || !last) continue;
+      const grow = last.bytes / first.bytes;
+      t.push({ figure: '5 memory', what: `${what}: RSS after ${si(last.events)} / after ${si(first.events)} events`, target: '≤ 1.15 (flat)', value: x2(grow), met: grow <= 1.15 });
+    }
+  }
+  return t;
+}
+
+export function render(r: Results): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`dmasim benchmarks — ${r.quick ? 'QUICK (smaller counts)' : 'full'} — ${m.date}`);
+  out.push(`machine: ${m.nproc} cores, ${m.cpu}, ${m.memGiB} GiB, node ${m.node}, ${m.platform}; load at start ${m.loadavg.join(' ')}; commit ${m.commit}${m.dirty ? ' (+ uncommitted changes)' : ''}`);
+  out.push(`command: ${r.command}`);
+  if (r.replay.length) {
+    out.push('', '1. Replay from a log (events/s, median (min–max) of ' + r.replay[0]!.replay.runs.length + ' runs; ceiling = same log, same reader, Map reducer)');
+    out.push(table(
+      ['mix', 'events', 'replay ev/s', 'ceiling ev/s', 'ratio', 'bare Map ev/s', 'ratio', 'read+decode ev/s'],
+      r.replay.map((x) => [x.mix, si(x.events), ms(x.replay), ms(x.ceiling), x2(x.ratio), ms(x.bareMap), x2(x.ratioBareMap), ms(x.decode)]),
+    ));
+  }
+  if (r.pipeline.length) {
+    out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s');
+    out.push(table(
+      ['mix', 'devices', 'threads', 'events', 'pipeline ev/s', '/ replay', '/ 2 devs', 'transport ev/s', 'pipe / transport', 'incl. start-up ev/s'],
+      r.pipeline.map((x) => [x.mix, String(x.devices), String(x.threads), si(x.events), ms(x.pipeline), x2(x.ratioToReplay), x.ratioTo2 === null ? '' : x2(x.ratioTo2), ms(x.transport), x2(x.ratioToTransport), si(x.pipelineWall.median)]),
+    ));
+  }
+  if (r.logSize.length) {
+    out.push('', '4. Log size (the fixed replay logs)');
+    out.push(table(['mix', 'events', 'bytes/event', 'file bytes/event', 'file MiB'], r.logSize.map((x) => [x.mix, si(x.events), x.bytesPerEvent.toFixed(2), x.fileBytesPerEvent.toFixed(2), mib(x.fileBytes).toFixed(1)])));
+  }
+  if (r.memory) {
+    const mm = r.memory;
+    const first = mm.stress.rss[0]?.events ?? 0;
+    out.push('', `5. Memory (${mm.mix}, ${mm.devices} devices, ${si(mm.events)} events, log ${mib(mm.logBytes).toFixed(0)} MiB; each run in its own process)`);
+    out.push(table(
+      ['run', 'ev/s', `RSS @ ${si(first)}`, `RSS @ ${si(mm.events)}`, 'peak RSS', 'RSS samples (MiB)'],
+      ([['stress', mm.stress], ['replay', mm.replay]] as const).map(([k, c]) => [
+        k, si((c.events * 1000) / c.ms), `${mib(rssAt(c, first)).toFixed(0)} MiB`, `${mib(rssAt(c, mm.events)).toFixed(0)} MiB`, `${mib(c.maxRss).toFixed(0)} MiB`,
+        c.rss.map((s) => mib(s.bytes).toFixed(0)).join(' '),
+      ]),
+    ));
+  }
+  if (r.seek) {
+    const s = r.seek;
+    out.push('', `6. Seek: \`dmasim replay LOG --until N\` on the ${si(s.events)}-event log (wall time of the whole command, median (min–max))`);
+    out.push(table(['until', 'time', 'less start-up', 'events/s'], [
+      ['1 (start-up)', secs(s.startup), '', ''],
+      [`${s.middle.until} (middle)`, secs(s.middle.ms), `${((s.middle.ms.median - s.startup.median) / 1000).toFixed(2)} s`, si((s.middle.until * 1000) / (s.middle.ms.median - s.startup.median))],
+      [`${s.end.until} (end)`, secs(s.end.ms), `${((s.end.ms.median - s.startup.median) / 1000).toFixed(2)} s`, si((s.end.until * 1000) / (s.end.ms.median - s.startup.median))],
+    ]));
+  }
+  if (r.targets.length) {
+    out.push('', 'Targets');
+    out.push(table(['figure', 'what', 'target', 'value', ''], r.targets.map((t) => [t.figure, t.what, t.target, t.value, t.met ? 'met' : 'MISSED'])));
+  }
+  if (r.missing.length) out.push('', 'Not measured:', ...r.missing.map((x) => `- ${x}`));
+  out.push('', `total ${r.totalSeconds.toFixed(0)} s`);
+  return out.join('\n');
+}

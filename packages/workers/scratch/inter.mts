@@ -1,0 +1,10 @@
+import { runStress, defaultStressPlatform } from '/work/main/packages/workers/src/index.ts';
+import { MapModel } from '/work/main/packages/workers/src/testing/fake-model.ts';
+import { Machine } from '@dmasim/core';
+const n = 6, ops = Number(process.argv[2] ?? 5000);
+const useReal = process.argv[3] === 'real';
+const plat = defaultStressPlatform(n, 1n);
+const programs = plat.config.devices.map((d, i) => ({ dev: d.name, program: { kind: 'workload' as const, workload: plat.workloads[i]!, params: { ops } } }));
+let last = -2, switches = 0; const firstSeq: number[] = [];
+const r = await runStress({ config: plat.config, programs, schedule: { mode: 'free' }, ...(useReal ? {} : { model: new MapModel() }), onEvent: (seq, dev) => { if (dev !== last) { switches++; last = dev; } if (firstSeq[dev] === undefined) firstSeq[dev] = seq; } });
+console.log(r.events, 'switches', switches, 'first seq per device', firstSeq, r.elapsedMs, 'ms');

@@ -1,0 +1,66 @@
+// Smoke test of the benchmark harness (bench/): every figure's code runs on a tiny plan and yields
+// well-formed results (replays identical, counts consistent). No timing is asserted: speed is
+// measured by `pnpm bench`, never by a test.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultPlan, runBench } from '../bench/bench.ts';
+import { MIX_NAMES, MIXES } from '../bench/mixes.ts';
+import { render } from '../bench/report.ts';
+import { recordMix, timeCeiling, timeDecode, timeReplay } from '../bench/replay-figures.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'dmasim-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('bench harness', () => {
+  it('builds every mix from workloads on the devices it names', () => {
+    for (const name of MIX_NAMES) {
+      const { config, programs } = MIXES[name].build(8, 100, 1n);
+      expect(config.devices).toHaveLength(8);
+      expect(programs.map((p) => p.dev)).toEqual(config.devices.map((d) => d.name));
+      if (name.startsWith('iommu')) expect(config.devices.every((d) => d.dma === 'iommu')).toBe(true);
+      if (name === 'swiotlb-heavy') expect(config.devices.every((d) => d.mask === 32)).toBe(true);
+    }
+  });
+
+  it('records a mix deterministically, replays it identically and reduces the same events in the ceiling', async () => {
+    const a = await recordMix('mixed', 4, 3000, 5n, join(dir, 'a.dlog'));
+    const b = await recordMix('mixed', 4, 3000, 5n, join(dir, 'b.dlog'));
+    expect(a.events).toBeGreaterThan(1000);
+    expect(b.events).toBe(a.events);
+    expect(b.stateHash).toBe(a.stateHash);
+    expect(timeReplay(a.file).events).toBe(a.events);
+    const c = timeCeiling(a.file);
+    expect(c.events).toBe(a.events);
+    expect(c.live).toBe(0);
+    expect(c.found).toBeGreaterThan(a.events / 4);
+    expect(timeDecode(a.file).events).toBe(a.events);
+    expect(a.eventBytes).toBeLessThan(a.fileBytes);
+  });
+
+  it('runs every figure on a tiny plan', async () => {
+    const plan = {
+      ...defaultPlan(true),
+      replayEvents: 2000, replayDevices: 4, replayRuns: 1, replayMixes: [...MIX_NAMES],
+      pipelineEvents: 2000, pipelineDevices: [2, 4], pipelineRuns: 1, pipelineMixes: ['direct-only' as const],
+      memoryEvents: 4000, memoryDevices: 2, seekRuns: 1,
+    };
+    const res = await runBench(plan, dir, 'smoke');
+    expect(res.replay.map((r) => r.mix)).toEqual([...MIX_NAMES]);
+    expect(res.logSize).toHaveLength(MIX_NAMES.length);
+    for (const r of res.replay) {
+      expect(r.events).toBeGreaterThan(0);
+      expect(r.replay.runs).toHaveLength(1);
+      expect(r.ratio).toBeGreaterThan(0);
+    }
+    expect(res.pipeline.map((p) => [p.mix, p.devices])).toEqual([['direct-only', 2], ['direct-only', 4]]);
+    expect(res.pipeline[1]!.ratioTo2).not.toBeNull();
+    expect(res.memory!.events).toBeGreaterThan(1000);
+    expect(res.memory!.stress.rss.length).toBeGreaterThan(1);
+    expect(res.memory!.replay.events).toBe(res.memory!.events);
+    expect(res.seek!.end.until).toBe(res.memory!.events);
+    expect(res.targets.length).toBeGreaterThan(0);
+    expect(render(res)).toContain('Targets');
+  });
+});
