@@ -1,6 +1,7 @@
 // The benchmark driver: runs the figures a plan asks for and collects results. run.ts is its CLI;
 // test/bench-smoke.test.ts runs it on a tiny plan.
 
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { machineInfo } from './machine.ts';
 import { measureMemory, measureSeek } from './memory-seek.ts';
@@ -38,15 +39,15 @@ export function defaultPlan(quick: boolean): Plan {
   return quick
     ? {
       quick, figures: [...FIGURES], seed: 1n,
-      replayEvents: 60_000, replayDevices: 8, replayRuns: 3, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 60_000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
-      memoryEvents: 500_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
+      replayEvents: 50_000, replayDevices: 8, replayRuns: 3, replayMixes: [...MIX_NAMES],
+      pipelineEvents: 100_000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
+      memoryEvents: 200_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     }
     : {
       quick, figures: [...FIGURES], seed: 1n,
-      replayEvents: 1_000_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 500_000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
-      memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 3,
+      replayEvents: 300_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
+      pipelineEvents: 200_000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
+      memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     };
 }
 
@@ -98,32 +99,48 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
 
   if (want.has('pipeline')) {
     for (const mix of plan.pipelineMixes) {
-      let two: number | null = null;
+      let two: PipelineRow | null = null;
       for (const devices of plan.pipelineDevices) {
         log(`pipeline ${mix} × ${devices} devices (${plan.pipelineEvents} events, ${plan.pipelineRuns} runs, with the transport ceiling)`);
         let threads = 0;
         let events = 0;
+        let ownReplay = 0;
         const wall: number[] = [];
+        const logFile = join(dir, `pipe-${mix}-${devices}.dlog`);
         const s = await interleaved(plan.pipelineRuns, {
           pipeline: async () => {
-            const r = await runPipeline({ mix, devices, events: plan.pipelineEvents, seed: plan.seed, out: join(dir, `pipe-${mix}-${devices}.dlog`) });
+            const first = wall.length === 0;
+            const r = await runPipeline({ mix, devices, events: plan.pipelineEvents, seed: plan.seed, out: logFile, keepLog: first });
             threads = r.threads;
             events = r.events;
             wall.push(r.wallEps);
+            if (first) {
+              // The very same events through replay: pipeline / replay without any difference of mix.
+              const rr = timeReplay(logFile);
+              ownReplay = rate(rr.events, rr.ms);
+              rmSync(logFile, { force: true });
+            }
             return r.eps;
           },
           transport: async () => (await runPipeline({ mix, devices, events: plan.pipelineEvents, seed: plan.seed, noModel: true })).eps,
         });
         const rep = replayEps.get(mix) ?? 0;
-        if (devices === 2) two = s.pipeline.median;
         const row: PipelineRow = {
           mix, devices, threads, events, pipeline: s.pipeline, pipelineWall: summarize(wall), transport: s.transport,
           ratioToReplay: rep ? s.pipeline.median / rep : 0,
+          ownReplay,
+          ratioToOwnReplay: ownReplay ? s.pipeline.median / ownReplay : 0,
           ratioToTransport: ratio(s.pipeline, s.transport),
-          ratioTo2: two && devices !== 2 ? s.pipeline.median / two : null,
+          ratioTo2: null,
+          ratioTo2Normalized: null,
         };
+        if (devices === 2) two = row;
+        else if (two) {
+          row.ratioTo2 = row.pipeline.median / two.pipeline.median;
+          row.ratioTo2Normalized = two.ratioToOwnReplay ? row.ratioToOwnReplay / two.ratioToOwnReplay : null;
+        }
         res.pipeline.push(row);
-        log(`  pipeline ${Math.round(row.pipeline.median)} ev/s (${row.ratioToReplay.toFixed(2)} of replay), transport ${Math.round(row.transport.median)} ev/s`);
+        log(`  pipeline ${Math.round(row.pipeline.median)} ev/s (${row.ratioToReplay.toFixed(2)} of replay (1), ${row.ratioToOwnReplay.toFixed(2)} of its own log's replay), transport ${Math.round(row.transport.median)} ev/s`);
       }
     }
   }

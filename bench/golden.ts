@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { replay } from '../packages/core/src/index.ts';
-import { MIX_NAMES } from './mixes.ts';
+import { BUG_KNOBS, BUG_PREFIX, runStress } from '../packages/workers/src/index.ts';
+import { MIX_NAMES, MIXES } from './mixes.ts';
 import { recordMix } from './replay-figures.ts';
 
 const [what, dir, eventsArg = '30000'] = process.argv.slice(2);
@@ -30,5 +31,19 @@ for (const mix of MIX_NAMES) {
       if (r.verdict !== 'identical') bad++;
     }
   }
+}
+// The mixed platform with every driver bug knob on: findings, faults and dma-debug errors.
+const buggy = join(dir, 'mixed-buggy.dlog');
+if (what === 'record') {
+  const { config, programs } = MIXES.mixed.build(8, Math.ceil(Number(eventsArg) / 8), 12n);
+  const bugs = Object.fromEntries(Object.keys(BUG_KNOBS).map((k) => [BUG_PREFIX + k, 0.01]));
+  for (const p of programs) if (p.program.kind === 'workload') p.program.params = { ...p.program.params, ...bugs };
+  const r = await runStress({ config, programs, schedule: { mode: 'random', seed: 12n }, threads: 'inline', out: buggy, dmasimVersion: 'bench' });
+  const findings = Object.entries(r.findingCounts).map(([k, v]) => `${k} ${v}`).join(', ');
+  console.log(`recorded ${buggy}: ${r.events} events, ${r.end}, state ${r.stateHash}; findings: ${findings || 'none'}; dma-debug errors ${r.debugErrors}`);
+} else {
+  const r = replay(buggy);
+  console.log(`${buggy}: ${r.verdict} ${r.events} events, state ${r.state}`);
+  if (r.verdict !== 'identical') bad++;
 }
 process.exit(bad ? 1 : 0);

@@ -29,6 +29,8 @@ export interface PipelineOptions {
   out?: string;
   /** true: NullModel instead of the Machine (transport ceiling). */
   noModel?: boolean;
+  /** Leave the log in place (the caller replays it and deletes it). */
+  keepLog?: boolean;
 }
 
 export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
@@ -66,7 +68,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       ...(o.out ? { out: o.out } : {}), ...(model ? { model } : {}),
     });
   } finally {
-    if (o.out) rmSync(o.out, { force: true });
+    if (o.out && !o.keepLog) rmSync(o.out, { force: true });
   }
   const wallMs = now() - t;
   if (r.end !== 'completed') throw new Error(`pipeline ${o.mix} × ${o.devices}: run ended ${r.end}: ${r.findings.slice(0, 3).map((f) => f.message).join('; ')}`);

@@ -43,12 +43,18 @@ export interface PipelineRow {
   pipelineWall: Summary;
   /** Steady-state events/s with the NullModel and no log. */
   transport: Summary;
-  /** pipeline / replay of the same mix. */
+  /** pipeline / replay of the same mix (figure 1: the fixed log, recorded with replayDevices devices). */
   ratioToReplay: number;
+  /** events/s replaying the first pipeline run's own log (the very same events). */
+  ownReplay: number;
+  /** pipeline / ownReplay. */
+  ratioToOwnReplay: number;
   /** pipeline / transport. */
   ratioToTransport: number;
   /** pipeline / the same mix's 2-device pipeline. */
   ratioTo2: number | null;
+  /** ratioToOwnReplay / the 2-device run's ratioToOwnReplay: scaling with the mix's per-device composition factored out. */
+  ratioTo2Normalized: number | null;
 }
 
 export interface Target {
@@ -124,8 +130,11 @@ export function render(r: Results): string {
   if (r.pipeline.length) {
     out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s');
     out.push(table(
-      ['mix', 'devices', 'threads', 'events', 'pipeline ev/s', '/ replay', '/ 2 devs', 'transport ev/s', 'pipe / transport', 'incl. start-up ev/s'],
-      r.pipeline.map((x) => [x.mix, String(x.devices), String(x.threads), si(x.events), ms(x.pipeline), x2(x.ratioToReplay), x.ratioTo2 === null ? '' : x2(x.ratioTo2), ms(x.transport), x2(x.ratioToTransport), si(x.pipelineWall.median)]),
+      ['mix', 'devices', 'threads', 'events', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'incl. start-up ev/s'],
+      r.pipeline.map((x) => [
+        x.mix, String(x.devices), String(x.threads), si(x.events), ms(x.pipeline), x2(x.ratioToReplay), si(x.ownReplay), x2(x.ratioToOwnReplay),
+        x.ratioTo2 === null ? '' : x2(x.ratioTo2), x.ratioTo2Normalized === null ? '' : x2(x.ratioTo2Normalized), ms(x.transport), x2(x.ratioToTransport), si(x.pipelineWall.median),
+      ]),
     ));
   }
   if (r.logSize.length) {

@@ -1,9 +1,14 @@
 // The scenario library is a test suite: every scenarios/*.yaml must load and pass under the
 // profile its `kernel:` names. Failures print the runner's located expected/actual report.
-import { readdirSync, readFileSync } from 'node:fs';
+// Files with `programs:` run as `dmasim run` runs them: through the device workers, under the
+// seeded schedule `--schedule random --seed <the file's seed>`; their logs must replay identically
+// (the core replay test covers the step-only files).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { diffRuns, formatFailure, loadScenario, runScenario } from '@dmasim/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { diffRuns, formatFailure, loadScenario, replay, runScenario, type Scenario } from '@dmasim/core';
+import { logHash, runScenarioPrograms } from '@dmasim/workers';
 
 const DIR = join(import.meta.dirname, '..', 'scenarios');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
@@ -15,8 +20,9 @@ describe('scenario library', () => {
   });
 
   for (const f of files) {
+    const s = load(f);
+    if (s.programs?.length) continue;
     it(f, () => {
-      const s = load(f);
       expect(s.description.trim().length, 'every library scenario says what it teaches').toBeGreaterThan(40);
       const r = runScenario(s);
       const report = r.failures.flatMap(formatFailure).join('\n');
@@ -24,6 +30,48 @@ describe('scenario library', () => {
       expect(r.passed).toBe(true);
     });
   }
+});
+
+describe('scenario library: files with programs (device workers)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dmasim-programs-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const withPrograms = files.filter((f) => load(f).programs?.length);
+  const seeded = (s: Scenario) => ({ schedule: { mode: 'random' as const, seed: s.config.seed } });
+
+  it('has some', () => {
+    expect(withPrograms.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const f of withPrograms) {
+    it(`${f} passes under its seeded schedule, and its log replays identically`, async () => {
+      const s = load(f);
+      expect(s.description.trim().length, 'every library scenario says what it teaches').toBeGreaterThan(40);
+      const out = join(dir, `${f}.dmalog`);
+      const r = await runScenarioPrograms(s, { ...seeded(s), out });
+      const report = r.failures.flatMap(formatFailure).join('\n');
+      expect(report, report).toBe('');
+      expect(r.passed).toBe(true);
+      // Kept small: a library file is a quick test, not a benchmark.
+      expect(r.final.events).toBeLessThan(20_000);
+      const rep = replay(out);
+      expect(rep.verdict).toBe('identical');
+      expect(rep.events).toBe(r.final.events);
+      expect(rep.state).toBe(r.final.stateHash);
+    });
+  }
+
+  it('a file with programs is reproducible from its seed: two runs, one log hash', async () => {
+    const f = withPrograms.find((x) => x.includes('lazy-vs-strict')) ?? withPrograms[0]!;
+    const s = load(f);
+    const hashes: string[] = [];
+    for (const i of [1, 2]) {
+      const out = join(dir, `again-${i}.dmalog`);
+      const r = await runScenarioPrograms(s, { ...seeded(s), out });
+      expect(r.passed).toBe(true);
+      hashes.push(logHash(out));
+    }
+    expect(hashes[0]).toBe(hashes[1]);
+  });
 });
 
 describe('diff-kernels on the seed patch scenario', () => {

@@ -16,7 +16,7 @@ describe('worker failures', () => {
       return f ? { dev: p.dev, program: { kind: 'module', url: PROGRAMS_URL, params: { mode: f[1], n: 200 } } } : p;
     });
     const out = join(tmpDir('fail'), 'run.dmalog');
-    const r = await runStress({ config, programs: progs, schedule: { mode: 'free' }, out, deviceTimeoutMs: 1500 });
+    const r = await runStress({ config, programs: progs, schedule: { mode: 'free' }, out, deviceTimeoutMs: 3000 });
 
     expect(r.end, JSON.stringify(r.devices.map((d) => [d.status, d.message]))).toBe('completed');
     const by = new Map(r.devices.map((d) => [d.name, d]));
@@ -29,7 +29,7 @@ describe('worker failures', () => {
     expect(st(2).status).toBe('failed');
     expect(st(2).message).toMatch(/worker died: .*exited with code: 7/);
     expect(st(3).status).toBe('failed');
-    expect(st(3).message).toMatch(/timed out after 1500 ms/);
+    expect(st(3).message).toMatch(/timed out after 3000 ms/);
     expect(st(4).status).toBe('failed');
     expect(st(4).message).toMatch(/malformed message: batch of 24 bytes/);
     expect(st(5).status).toBe('failed');

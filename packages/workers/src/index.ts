@@ -11,4 +11,9 @@ export { DEFAULT_WINDOW, RECORDS_PER_BATCH } from './protocol.ts';
 export { runCampaign, parseSeedRange, type CampaignOptions, type CampaignResult } from './campaign.ts';
 export type { SeedResult, SeedTask, FailOn } from './campaign-task.ts';
 export { scenarioPrograms } from './scenario.ts';
+export { runScenarioPrograms, scenarioRunFailed, type ScenarioRunOptions, type ScenarioRunResult } from './scenario-run.ts';
+export type { ScriptStep } from './script.ts';
 export { summaryLines, progressLine, seedLine, findingLine, fmtRate } from './report.ts';
+export { measureTransport, ENCODINGS, type Encoding, type TransportResult } from './bench/transport.ts';
+/** A bare Map reducer with the Model shape (no DMA semantics): for transport and pipeline ceilings. */
+export { MapModel } from './testing/fake-model.ts';

@@ -72,5 +72,5 @@ export function summaryLines(r: StressResult, ctx: SummaryContext): string[] {
 export function seedLine(r: SeedResult): string {
   const counts = Object.entries(r.findingCounts).map(([k, n]) => `${k} ×${n}`).join(', ');
   const first = r.firstFindings[0];
-  return `seed ${r.seed}: ${r.failed ? 'FAIL' : 'ok'}  ${r.events} events${counts ? `, ${counts}` : ''}${r.debugErrors ? `, dma-debug errors ${r.debugErrors}` : ''}${r.end !== 'completed' ? ` (run ${r.end})` : ''}${first && r.failed ? `\n    ${findingLine(first)}` : ''}${r.logPath ? `\n    log ${r.logPath}` : ''}`;
+  return `seed ${r.seed}: ${r.failed ? 'FAIL' : 'ok'}  ${r.events} events${counts ? `, ${counts}` : ''}${r.debugErrors ? `, dma-debug errors ${r.debugErrors}` : ''}${r.end !== 'completed' ? ` (run ${r.end})` : ''}${first && r.failed ? `\n    ${findingLine(first)}` : ''}${r.failures?.length ? `\n    ${r.failures.join('\n    ')}` : ''}${r.logPath ? `\n    log ${r.logPath}` : ''}`;
 }

@@ -48,10 +48,14 @@ export interface StressOptions {
   note?: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void;
   /** Observe every applied event (scenario expectations, tests). */
   onEvent?: (seq: number, dev: number, ev: Event, out: Outcome) => void;
+  /** Observe every dropped call (a device's record the coordinator skipped): with onEvent, each record in order. */
+  onSkip?: (dev: number) => void;
   /** A scenario's top-level steps: applied in order before any device program's call. */
   script?: Step[];
   /** Replace the model (transport benchmarks measure without one). */
   model?: Model;
+  /** The machine to run (built from `config` by the caller, who reads its final state); default a new one. */
+  machine?: Machine;
   /** Abort signal: stops the run cleanly (Ctrl-C). */
   signal?: AbortSignal;
 }
@@ -70,7 +74,10 @@ export interface Progress {
 export interface StressResult {
   end: RunEnd;
   events: number;
+  /** Wall time from the start barrier's release to the end (thread start-up excluded). */
   elapsedMs: number;
+  /** Wall time to start the device threads (until every program was ready). */
+  startupMs: number;
   devices: DeviceStats[];
   findingCounts: Partial<Record<RunFindingKind, number>>;
   firstFindings: RunFinding[];
@@ -95,7 +102,7 @@ export interface StressResult {
 export async function runStress(o: StressOptions): Promise<StressResult> {
   const cfg = o.config;
   const names = o.programs.map((p) => p.dev);
-  const machine = o.model ? null : new Machine(cfg);
+  const machine = o.model ? null : (o.machine ?? new Machine(cfg));
   const model: Model = o.model ?? machine!;
   const window = o.window ?? DEFAULT_WINDOW;
   const host = makeHost(o.threads, names.length);
@@ -132,6 +139,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     window,
     ...(sink ? { sink } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    ...(o.onSkip ? { onSkip: o.onSkip } : {}),
     ...(machine ? { checkInvariants: () => machine.checkInvariants() } : {}),
     invariantEvery: o.invariantEvery ?? INVARIANT_EVERY,
     deviceTimeoutMs: o.deviceTimeoutMs ?? 30_000,
@@ -140,7 +148,8 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     ...(o.hooks ? { hooks: o.hooks } : {}),
     ...(o.note ? { note: o.note } : {}),
   });
-  const t0 = Date.now();
+  const tStart = Date.now();
+  let t0 = tStart;
   const progress = (): Progress => {
     const p: Progress = { events: coord.seq, elapsedMs: Date.now() - t0, running: coord.running, findings: sumCounts(coord.findingCounts) };
     const s = machine?.summary();
@@ -158,13 +167,16 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   let end: RunEnd;
   let script: ScriptStep[] = [];
   const issued: Record<string, number> = {};
+  let startupMs = 0;
   try {
     const ready = started.ports.map((p, i) => waitReady(p, started.tasks[i]!, o.deviceTimeoutMs ?? 30_000));
     const done = coord.start(makeBus(started.ports, started.tasks));
-    if (o.script?.length) script = runScript(coord, o.script);
+    if (o.script?.length) script = runScript(coord, model, o.scenario?.file ?? '(script)', o.script);
     await Promise.all(ready);
     for (const p of started.ports) p.postMessage({ t: 'go' });
     coord.released();
+    startupMs = Date.now() - tStart;
+    t0 = Date.now();
     end = await done;
     if (end === 'completed' && coord.finalInvariants()) end = 'invariant';
   } catch (e) {
@@ -185,6 +197,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     end,
     events: coord.seq,
     elapsedMs: Date.now() - t0,
+    startupMs,
     devices: coord.deviceStats.map((d) => ({ ...d })),
     findingCounts: Object.fromEntries(coord.findingCounts),
     firstFindings: [...coord.findingCounts.keys()].map((k) => coord.firstOf(k)!).sort((a, b) => a.seq - b.seq),

@@ -1,59 +1,37 @@
-// A scenario's top-level `steps` under `dmasim stress`: the script runs first, one step at a time,
-// through the same record encoding and handle resolution as device programs (a synchronous local
-// channel instead of a MessagePort), and the coordinator applies and logs each event.
+// A scenario's top-level `steps` in a worker run: the script runs first, one step at a time, on the
+// coordinator's thread. Core's step script builds each event (references, bindings) and checks each
+// `expect:` exactly as `dmasim run` does; the coordinator numbers, applies and logs each event.
 
-import type { Outcome, Step } from '@dmasim/core';
-import type { Coordinator } from './coordinator.ts';
-import { DeviceDriver, type Channel } from './driver.ts';
-import { Batch, type CoordinatorMessage } from './protocol.ts';
-import { DeviceHandles, MalformedRecord, refHandle } from './resolve.ts';
-import { stepHandles, stepRequest } from './workloads/steps.ts';
+import { StepScript, type Step, type StepRun } from '@dmasim/core';
+import type { Coordinator, Model } from './coordinator.ts';
 
-export interface ScriptStep { step: Step; seq: number; outcome: Outcome | null; skipped?: string }
+export interface ScriptStep extends StepRun {
+  /** Sequence number of its event in the run (0: not applied). */
+  seq: number;
+  /** The model refused the request as bad input (the run stopped): the model's message. */
+  refused?: string;
+}
 
-/** Runs `steps` through `coord` in order; returns what each did (for the step expectations). */
-export function runScript(coord: Coordinator, steps: readonly Step[]): ScriptStep[] {
-  const handles = new DeviceHandles('');
-  const names = stepHandles(steps);
+/** Runs `steps` through `coord` in order; returns what each did, with its expectation failures. */
+export function runScript(coord: Coordinator, model: Model, file: string, steps: readonly Step[]): ScriptStep[] {
+  const script = new StepScript(file);
   const done: ScriptStep[] = [];
-  let current: Step | undefined;
-  let deliver: ((m: CoordinatorMessage) => void) | undefined;
-  const ch: Channel = {
-    post(ab) {
-      const b = new Batch(ab);
-      const step = current!;
-      for (let i = 0; i < b.count; i++) {
-        const r: ScriptStep = { step, seq: 0, outcome: null };
-        try {
-          const dec = handles.decode(b, i, step.dev ?? '');
-          if (dec.kind === 'skip') r.skipped = 'its buffer failed to map';
-          else if (dec.kind === 'event') {
-            const out = coord.applyEvent(-1, dec.ev);
-            r.seq = coord.seq;
-            r.outcome = out;
-            if (out && dec.bind !== 0xffffffff) handles.bind(dec.bind, dec.ev, out, dec.checked);
-            else if (out && dec.ev.op === 'mapping-error') handles.markChecked(dec.ev, out, refHandle(b, i));
-          }
-        } catch (e) {
-          if (!(e instanceof MalformedRecord)) throw e;
-          r.skipped = e.message;
-        }
-        done.push(r);
-      }
-      deliver?.({ t: 'ret', buf: ab });
-    },
-    onMessage(cb) {
-      deliver = cb;
-    },
-    close() {},
-  };
-  const drv = new DeviceDriver(ch, 2);
   for (const step of steps) {
-    if (coord.stopped) break;
-    current = step;
-    const [req, o] = stepRequest(step, names);
-    void drv.issue(req, o);
-    void drv.flush();
+    let seq = 0;
+    let refused: string | undefined;
+    const run = script.run(step, (ev) => {
+      if (coord.stopped) return { notRun: 'the run was stopped' };
+      const out = coord.applyEvent(-1, ev);
+      seq = coord.seq;
+      if (out) return model.crashed ? { outcome: out, bug: model.crashed } : { outcome: out };
+      // apply threw: the coordinator recorded why (a refused request stops the run).
+      const f = coord.findings.at(-1);
+      if (f?.kind === 'refused') refused = f.message.replace(`script ${ev.op}: `, '');
+      return { notRun: f?.message ?? 'the model did not apply it' };
+    });
+    const r: ScriptStep = { ...run, seq };
+    if (refused !== undefined) r.refused = refused;
+    done.push(r);
   }
   return done;
 }

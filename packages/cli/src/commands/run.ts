@@ -1,5 +1,6 @@
 // `dmasim run FILE...`: runs scenario files, checks their expectations, prints pass/fail per
-// scenario and a closing `N passed, N failed` line.
+// scenario and a closing `N passed, N failed` line. Files with `programs:` run through the device
+// workers (run-programs.ts), under a seeded schedule unless --schedule says otherwise.
 
 import type { Command } from 'commander';
 import { dmesgLine, formatFailure, ftraceHeader, ftraceLine, ftraceTask, runResultJson, type Profile, type RunResult } from '@dmasim/core';
@@ -7,13 +8,18 @@ import { EXIT } from '../errors.ts';
 import type { SetExit } from './index.ts';
 import { isBadInput, parseProfile, readScenario } from './scenario-io.ts';
 import { checkRecordFlags, replayCommand, runLogPath, runMaybeRecorded, type RecordFlags } from './record-run.ts';
+import { runProgramsFile } from './run-programs.ts';
 
-export interface RunFlags extends RecordFlags { kernel?: string; json?: boolean; trace?: boolean; dmesg?: boolean }
+export interface RunFlags extends RecordFlags {
+  kernel?: string; json?: boolean; trace?: boolean; dmesg?: boolean;
+  /** Files with programs: the schedule (default random), its seed (default the file's seed) and PCT depth. */
+  schedule?: string; seed?: string; depth?: string;
+}
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 const err = (s: string): void => void process.stderr.write(s + '\n');
 
-export function traceText(r: RunResult): string[] {
+export function traceText(r: Pick<RunResult, 'trace' | 'config'>): string[] {
   return [
     ...ftraceHeader(r.trace.length, r.config.platform.cpus),
     ...r.trace.map((t) => ftraceLine(t.rec, { ...ftraceTask(r.config, t.dev), cpu: t.cpu, timeNs: t.timeNs })),
@@ -35,7 +41,7 @@ function printResult(r: RunResult, flags: RunFlags, logPath?: string): void {
 }
 
 /** Runs the files; returns the exit code (worst of: 3 internal, 2 bad input, 1 failed, 0). */
-export function runFiles(files: string[], flags: RunFlags): number {
+export async function runFiles(files: string[], flags: RunFlags): Promise<number> {
   const profile: Profile | undefined = flags.kernel === undefined ? undefined : parseProfile('--kernel', flags.kernel);
   checkRecordFlags(files, flags);
   let passed = 0;
@@ -46,10 +52,15 @@ export function runFiles(files: string[], flags: RunFlags): number {
     try {
       const s = readScenario(file);
       const logPath = runLogPath(file, flags);
-      const r = runMaybeRecorded(s, file, logPath, profile);
-      printResult(r, flags, logPath);
+      let ok: boolean;
+      if (s.programs?.length) ok = await runProgramsFile(s, file, flags, profile, logPath);
+      else {
+        const r = runMaybeRecorded(s, file, logPath, profile);
+        printResult(r, flags, logPath);
+        ok = r.passed;
+      }
       if (logPath !== undefined) logs.push(logPath);
-      if (r.passed) passed++;
+      if (ok) passed++;
       else {
         failed++;
         code = Math.max(code, EXIT.FOUND);
@@ -88,7 +99,10 @@ export function registerRun(program: Command, setExit: SetExit): void {
     .option('--dmesg', "print each run's kernel log")
     .option('--record <log>', 'record the run to this event log (default: a new file in runs/)')
     .option('--no-record', 'do not record the run')
-    .action((files: string[], flags: RunFlags) => {
-      setExit(runFiles(files, flags));
+    .option('--schedule <s>', 'files with programs: free, random or pct (default random: reproducible)')
+    .option('--seed <n>', "files with programs: schedule and run seed (default the file's seed:)")
+    .option('--depth <d>', 'files with programs: PCT depth', '3')
+    .action(async (files: string[], flags: RunFlags) => {
+      setExit(await runFiles(files, flags));
     });
 }

@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { pino, type Logger } from 'pino';
-import { PROFILES, type MachineConfig, type Profile, type Scenario } from '@dmasim/core';
+import { formatFailure, PROFILES, type MachineConfig, type Profile, type Scenario } from '@dmasim/core';
 import {
-  BUG_KNOBS, BUG_PREFIX, defaultStressPlatform, describeSchedule, findWorkload, parseSeedRange, progressLine, runCampaign, runStress,
-  scenarioPrograms, seedLine, summaryLines, WORKLOADS, type FailOn, type ProgramAssignment, type ScheduleSpec, type StressResult,
+  BUG_KNOBS, BUG_PREFIX, defaultStressPlatform, describeSchedule, findWorkload, parseSeedRange, progressLine, runCampaign, runScenarioPrograms,
+  runStress, scenarioPrograms, scenarioRunFailed, seedLine, summaryLines, WORKLOADS, type FailOn, type ProgramAssignment, type ScenarioRunResult,
+  type ScheduleSpec, type StressOptions, type StressResult,
 } from '@dmasim/workers';
 import { EXIT, InputError } from '../errors.ts';
 import { VERSION } from '../version.ts';
@@ -33,7 +34,7 @@ function int(flag: string, v: string | undefined, min: number, max = Number.MAX_
   return n;
 }
 
-function parseSeed(v: string): bigint {
+export function parseSeed(v: string): bigint {
   if (!/^(0x[0-9a-f]+|\d+)$/i.test(v.trim())) throw new InputError(`--seed: expected a non-negative integer, got "${v}"`);
   return BigInt(v.trim());
 }
@@ -105,7 +106,7 @@ function quote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-function schedSpec(f: StressFlags, seed: bigint): ScheduleSpec {
+export function schedSpec(f: { schedule: string; depth: string }, seed: bigint): ScheduleSpec {
   if (f.schedule === 'free') return { mode: 'free' };
   if (f.schedule === 'random') return { mode: 'random', seed };
   if (f.schedule === 'pct') return { mode: 'pct', seed, depth: int('--depth', f.depth, 1, 1000)! };
@@ -156,30 +157,39 @@ export async function stress(file: string | undefined, f: StressFlags): Promise<
   const onSigint = (): void => ac.abort();
   process.once('SIGINT', onSigint);
   let r: StressResult;
+  let checked: ScenarioRunResult | undefined;
+  const window = int('--window', f.window, 1, 1024);
+  const common: Pick<StressOptions, 'signal' | 'progressMs' | 'onProgress' | 'note' | 'deviceTimeoutMs' | 'threads' | 'window'> = {
+    ...(threads !== undefined ? { threads } : {}),
+    ...(window !== undefined ? { window } : {}),
+    deviceTimeoutMs: int('--device-timeout', f.deviceTimeout, 100)!,
+    signal: ac.signal,
+    progressMs: tty ? 200 : 1000,
+    onProgress: (p) => {
+      if (bar) {
+        bar.setTotal(Math.max(total, p.events));
+        bar.update(p.events, {
+          rate: `${Math.round((p.events * 1000) / Math.max(1, p.elapsedMs))}/s`, findings: p.findings, live: p.liveMappings ?? '-',
+          swiotlb: p.swiotlbTotal ? `${p.swiotlbUsed}/${p.swiotlbTotal}` : '-', iova: p.iovaPfns ?? '-',
+        });
+      } else if (p.elapsedMs - lastPlain >= 2000 || p.running === 0) {
+        lastPlain = p.elapsedMs;
+        say(progressLine(p));
+      }
+      if (p.elapsedMs - lastPlain < 1000) log.info({ progress: p }, 'progress');
+    },
+    note: (level, msg, extra) => log[level](extra ?? {}, msg),
+  };
   try {
-    r = await runStress({
-      config: s.config, programs: s.programs, schedule, out, dmasimVersion: VERSION,
-      ...(threads !== undefined ? { threads } : {}),
-      ...(s.scenario ? { script: s.scenario.steps, scenario: { name: s.scenario.name, file: s.scenario.file } } : {}),
-      ...(int('--window', f.window, 1, 1024) !== undefined ? { window: int('--window', f.window, 1, 1024)! } : {}),
-      deviceTimeoutMs: int('--device-timeout', f.deviceTimeout, 100)!,
-      signal: ac.signal,
-      progressMs: tty ? 200 : 1000,
-      onProgress: (p) => {
-        if (bar) {
-          bar.setTotal(Math.max(total, p.events));
-          bar.update(p.events, {
-            rate: `${Math.round((p.events * 1000) / Math.max(1, p.elapsedMs))}/s`, findings: p.findings, live: p.liveMappings ?? '-',
-            swiotlb: p.swiotlbTotal ? `${p.swiotlbUsed}/${p.swiotlbTotal}` : '-', iova: p.iovaPfns ?? '-',
-          });
-        } else if (p.elapsedMs - lastPlain >= 2000 || p.running === 0) {
-          lastPlain = p.elapsedMs;
-          say(progressLine(p));
-        }
-        if (p.elapsedMs - lastPlain < 1000) log.info({ progress: p }, 'progress');
-      },
-      note: (level, msg, extra) => log[level](extra ?? {}, msg),
-    });
+    if (s.scenario) {
+      // A scenario file: its steps, then its programs, with every expect: block checked.
+      checked = await runScenarioPrograms(s.scenario, {
+        schedule, seed: runSeed, profile: s.config.profile, programs: s.programs, out, dmasimVersion: VERSION, ...common,
+      });
+      r = checked.stress;
+    } else {
+      r = await runStress({ config: s.config, programs: s.programs, schedule, out, dmasimVersion: VERSION, ...common });
+    }
   } finally {
     bar?.stop();
     process.off('SIGINT', onSigint);
@@ -187,16 +197,25 @@ export async function stress(file: string | undefined, f: StressFlags): Promise<
   const findings = Object.values(r.findingCounts).reduce((a, b) => a + (b ?? 0), 0);
   const repro = ['dmasim', 'stress', ...s.repro, '--seed', String(runSeed), '--schedule', f.schedule, ...(f.schedule === 'pct' ? ['--depth', f.depth] : []),
     ...(f.kernel ? ['--kernel', f.kernel] : []), ...f.bug.flatMap((b) => ['--bug', b]), ...f.param.flatMap((p) => ['--param', p])].map(quote).join(' ');
-  for (const l of summaryLines(r, {
+  const lines = summaryLines(r, {
     config: s.config, workloads,
     replay: `dmasim replay ${quote(out)}`,
     reproduce: schedule.mode === 'free' ? `${repro}   (free schedule: the interleaving differs; the log above replays this one exactly)` : repro,
-  })) say(l);
-  log.info({ end: r.end, events: r.events, findings: r.findingCounts, debugErrors: r.debugErrors, logHash: r.logHash }, 'stress run finished');
+  });
+  // The scenario's expectations go before the replay and reproduce lines, which stay last.
+  if (checked) lines.splice(lines.length - 2, 0, ...expectationLines(checked));
+  for (const l of lines) say(l);
+  log.info({ end: r.end, events: r.events, findings: r.findingCounts, debugErrors: r.debugErrors, logHash: r.logHash, expectationsFailed: checked?.failures.length }, 'stress run finished');
   log.flush();
+  if (checked && s.scenario) return scenarioRunFailed(checked, s.scenario, failOn) ? EXIT.FOUND : EXIT.OK;
   if (r.end === 'crashed' || r.end === 'invariant') return failOn === 'none' ? EXIT.OK : EXIT.FOUND;
   if (failOn === 'none') return EXIT.OK;
   return findings > 0 || (failOn === 'debug' && r.debugErrors > 0) ? EXIT.FOUND : EXIT.OK;
+}
+
+function expectationLines(c: ScenarioRunResult): string[] {
+  if (c.passed) return ['  expectations hold'];
+  return [`  expectations ${c.failures.length} failed`, ...c.failures.flatMap(formatFailure).map((l) => '    ' + l)];
 }
 
 async function campaign(file: string | undefined, f: StressFlags, profile: Profile | undefined, failOn: FailOn): Promise<number> {
@@ -223,7 +242,7 @@ async function campaign(file: string | undefined, f: StressFlags, profile: Profi
       task: {
         config: s.config, programs: s.programs, mode: f.schedule, depth, keepLog: false, failOn, dmasimVersion: VERSION,
         deviceTimeoutMs: int('--device-timeout', f.deviceTimeout, 100)!,
-        ...(s.scenario ? { script: s.scenario.steps, scenario: { name: s.scenario.name, file: s.scenario.file } } : {}),
+        ...(s.scenario ? { checks: s.scenario, scenario: { name: s.scenario.name, file: s.scenario.file } } : {}),
       },
       seeds, outDir, ...(jobs !== undefined ? { jobs } : {}), stopOnFirst: f.stopOnFirst === true, signal: ac.signal,
       onResult: (r, done, total) => {
@@ -257,7 +276,7 @@ export function registerStress(program: Command, setExit: SetExit): void {
     .option('--schedule <s>', 'free (real thread interleaving), random, or pct', 'free')
     .option('--depth <d>', 'PCT bug depth (priority change points + 1)', '3')
     .option('--out <path>', 'event log (campaign: directory of logs) (default runs/stress-SEED-SCHEDULE.dmalog)')
-    .option('--fail-on <what>', 'exit 1 on: findings, debug (findings or dma-debug errors), none', 'findings')
+    .option('--fail-on <what>', 'exit 1 on: findings, debug (findings or dma-debug errors), none; a scenario file also exits 1 on a failed expect:', 'findings')
     .option('--log-level <level>', 'pino log level (fatal .. trace, silent)', 'info')
     .option('--log-file <path>', 'pino log file (default: next to the event log, .pino.log)')
     .option('--seeds <A..B>', 'campaign: one seeded run per seed, spread over the cores')

@@ -285,7 +285,7 @@ export class DmaDebug {
   /** debug_dma_mapping_error(): the first exact match still "not checked" becomes checked. */
   mark_checked(dev: Device, addr: bigint): void {
     for (const entry of this.hash.bucket(hash_fn(addr))) {
-      if (entry.devAddr !== addr || entry.dev !== dev) continue;
+      if (entry.dev !== dev || entry.devAddr !== addr) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) {
         entry.mapErrType = MAP_ERR_CHECKED;
         break;

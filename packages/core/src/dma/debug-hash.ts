@@ -49,7 +49,7 @@ export function hash_fn(devAddr: bigint): number {
 type MatchFn = (ref: DebugRef, entry: DebugEntry) => boolean;
 
 function exact_match(a: DebugRef, b: DebugEntry): boolean {
-  return a.devAddr === b.devAddr && a.dev === b.dev;
+  return a.dev === b.dev && a.devAddr === b.devAddr; // the cheap identity test first: buckets mix devices
 }
 
 /** The entry must hold the whole referenced range (end sums wrap at 64 bits, as u64 adds do). */

@@ -32,13 +32,37 @@ export class Lanes {
     this.b = Math.imul(this.b ^ x, 0x5bd1e995);
   }
 
-  /** Length, then UTF-16 code units two to a word. */
+  /** Length, then UTF-16 code units two to a word. (Loops keep the lanes in locals: same values as w(), several times faster.) */
   s(str: string): void {
     const n = str.length;
-    this.w(n);
+    let a = Math.imul(this.a ^ n, 0x01000193);
+    let b = Math.imul(this.b ^ n, 0x5bd1e995);
     let i = 0;
-    for (; i + 1 < n; i += 2) this.w(str.charCodeAt(i) | (str.charCodeAt(i + 1) << 16));
-    if (i < n) this.w(str.charCodeAt(i));
+    for (; i + 1 < n; i += 2) {
+      const x = str.charCodeAt(i) | (str.charCodeAt(i + 1) << 16);
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x5bd1e995);
+    }
+    if (i < n) {
+      const x = str.charCodeAt(i);
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x5bd1e995);
+    }
+    this.a = a;
+    this.b = b;
+  }
+
+  /** Each byte as a word (what `for (x of d) w(x)` gives). */
+  bytes(d: Uint8Array): void {
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < d.length; i++) {
+      const x = d[i]!;
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x5bd1e995);
+    }
+    this.a = a;
+    this.b = b;
   }
 
   num(x: number): void {
@@ -95,7 +119,7 @@ export function outcomeDigest(o: Outcome): OutcomeDigest {
   if (o.data) {
     m.w(1);
     m.w(o.data.length);
-    for (let i = 0; i < o.data.length; i++) m.w(o.data[i]!);
+    m.bytes(o.data);
   } else m.w(0);
   if (o.phys !== undefined) {
     m.w(1);

@@ -230,10 +230,18 @@ export class Memory {
     const keys = [...this.chunks.keys()].sort((a, b) => a - b);
     for (const key of keys) {
       const c = this.chunks.get(key)!;
-      if (c.every((x) => x === 0)) continue; // a zero chunk equals one never written
+      if (isZero(c)) continue; // a zero chunk equals one never written
       h.num(key).bytes(c);
     }
   }
+}
+
+/** Every byte of a chunk is 0 (a word at a time: chunks are whole 4 KiB buffers). */
+function isZero(c: Uint8Array): boolean {
+  const w = new Int32Array(c.buffer, c.byteOffset, c.length >>> 2);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+  for (let i = w.length << 2; i < c.length; i++) if (c[i] !== 0) return false;
+  return true;
 }
 
 function alignDown(x: bigint, align: bigint): bigint {
