@@ -55,17 +55,19 @@ export function timeReplay(file: string): Timed {
   return { events: r.events, ms };
 }
 
-/** Reading and decoding alone (the floor under any replay of this log). */
-export function timeDecode(file: string): Timed {
+/** Reading and decoding alone (the floor under any replay of this log), `passes` times over. */
+export function timeDecode(file: string, passes = 1): Timed {
   const t = now();
-  const rd = LogReader.open(file);
   let n = 0;
   let x = 0;
-  for (const b of rd.batches()) {
-    for (const r of b.records) x ^= r.seq;
-    n += b.records.length;
+  for (let p = 0; p < passes; p++) {
+    const rd = LogReader.open(file);
+    for (const b of rd.batches()) {
+      for (const r of b.records) x ^= r.seq;
+      n += b.records.length;
+    }
+    rd.close();
   }
-  rd.close();
   const ms = now() - t;
   sink ^= x;
   return { events: n, ms };
@@ -75,27 +77,31 @@ export function timeDecode(file: string): Timed {
  * The bare reducer ceiling: each event applied to per-device Maps keyed by the same addresses
  * the model used — a map inserts its returned address, an unmap/free deletes its address, a
  * sync or device access looks its address up. `ms` includes reading and decoding the log (like
- * replay); `mapMs` is the Map work alone. `found`: deletes and lookups that hit a key (with `live`
+ * replay); `mapMs` is the Map work alone. `passes` > 1 goes over the log again with fresh Maps,
+ * so a short pass still gives a run long enough to time on a noisy machine. `found`: deletes and lookups that hit a key (with `live`
  * 0 after a drained run, proof that the keys are the ones the maps inserted).
  */
-export function timeCeiling(file: string): Timed & { mapMs: number; live: number; found: number } {
+export function timeCeiling(file: string, passes = 1): Timed & { mapMs: number; live: number; found: number } {
   const t = now();
-  const rd = LogReader.open(file);
-  const maps = new Map<string, Map<bigint, number>>();
   let n = 0;
   let mapMs = 0;
   let hits = 0;
-  for (const b of rd.batches()) {
-    const t1 = now();
-    const recs = b.records;
-    for (let i = 0; i < recs.length; i++) hits += reduce(maps, recs[i]!);
-    n += recs.length;
-    mapMs += now() - t1;
-  }
-  rd.close();
-  const ms = now() - t;
   let live = 0;
-  for (const m of maps.values()) live += m.size;
+  for (let p = 0; p < passes; p++) {
+    const rd = LogReader.open(file);
+    const maps = new Map<string, Map<bigint, number>>();
+    for (const b of rd.batches()) {
+      const t1 = now();
+      const recs = b.records;
+      for (let i = 0; i < recs.length; i++) hits += reduce(maps, recs[i]!);
+      n += recs.length;
+      mapMs += now() - t1;
+    }
+    rd.close();
+    live = 0;
+    for (const m of maps.values()) live += m.size;
+  }
+  const ms = now() - t;
   return { events: n, ms, mapMs, live, found: hits };
 }
 

@@ -45,12 +45,17 @@ export interface EndInfo {
 
 export default async function deviceTask(t: DeviceTask): Promise<TaskResult> {
   // Start barrier: every program starts when all threads are up, so free mode really interleaves.
-  await new Promise<void>((resolve) => {
-    t.port.once('message', () => resolve());
+  const first = await new Promise<unknown>((resolve) => {
+    t.port.once('message', resolve);
     t.port.postMessage({ t: 'ready' });
   });
-  const drv = new DeviceDriver(t.port, t.window);
   const dev = t.device.name;
+  // Stopped before the start (the top-level script crashed the kernel or was refused): never start.
+  if ((first as { t?: unknown } | null)?.t === 'stop') {
+    t.port.close();
+    return { dev, status: 'stopped', issued: 0 };
+  }
+  const drv = new DeviceDriver(t.port, t.window);
   try {
     const injected = await runProgram(drv, t);
     const info: EndInfo = { issued: drv.issued, injected };

@@ -92,7 +92,7 @@ describe('runScenarioPrograms: top-level steps are checked exactly as dmasim run
     const r = await runScenarioPrograms(load(withProgram(src, '0000:03:00.0'), 'rt.yaml'), { ...SEEDED, threads: 'inline' });
     expect(r.passed).toBe(false);
     expect(text(r.failures)).toBe(text(core.failures));
-    expect(text(r.failures)).toMatch(/^rt\.yaml:18:\d+: steps\[1\] map-single: addr: expected 0x10000800, actual 0x10000000$/m);
+    expect(text(r.failures)).toMatch(/^rt\.yaml:19:\d+: steps\[1\] map-single: addr: expected 0x10000800, actual 0x10000000$/m);
   });
 
   it('a request the model refuses in the script is bad input (exit 2), as under dmasim run', async () => {
@@ -127,9 +127,9 @@ describe('runScenarioPrograms: expectations inside a program', () => {
       ['programs["0000:01:00.0"].steps[3] unmap-single, iteration 1 of 20', 'trace'],
       ['programs["0000:01:00.0"].steps[4] cpu-read, iteration 1 of 20', 'data'],
     ]);
-    expect(report).toMatch(/^s\.yaml:14:\d+: programs\["0000:01:00\.0"\]\.steps\[3\] unmap-single, iteration 1 of 20: trace \(failed in 20 of 20 iterations\)\n/);
+    expect(report).toMatch(/^s\.yaml:16:\d+: programs\["0000:01:00\.0"\]\.steps\[3\] unmap-single, iteration 1 of 20: trace \(failed in 20 of 20 iterations\)\n/);
     expect(report).toContain('dma_unmap_phys: 0000:01:00.0 dir=FROM_DEVICE dma_addr=80000000 size=4096 attrs=');
-    expect(report).toMatch(/s\.yaml:15:\d+: programs\["0000:01:00\.0"\]\.steps\[4\] cpu-read, iteration 1 of 20: data \(byte 0 is 0x5a; failed in 20 of 20 iterations\)/);
+    expect(report).toMatch(/s\.yaml:17:\d+: programs\["0000:01:00\.0"\]\.steps\[4\] cpu-read, iteration 1 of 20: data \(byte 0 is 0x5a; failed in 20 of 20 iterations\)/);
   });
 
   it('a reference in an expectation is the current iteration\'s binding; only failing iterations count', async () => {
@@ -164,9 +164,14 @@ describe('runScenarioPrograms: expectations inside a program', () => {
     const r = await runScenarioPrograms(load(src), { ...SEEDED, threads: 'inline' });
     expect(r.stress.end).toBe('crashed');
     const report = text(r.failures);
-    expect(report).toMatch(/^s\.yaml:13:9: programs\["0000:01:00\.0"\]\.steps\[1\] unmap-single, iteration 1 of 3: bug \(failed in 1 of 1 iterations\): expected no kernel BUG, actual kernel BUG: /m);
-    expect(report).toMatch(/s\.yaml:\d+:\d+: programs\["0000:01:00\.0"\]: program: expected runs to its end, actual stopped: the simulated kernel crashed at event \d+/);
-    expect(r.failures.filter((f) => f.key === 'program')).toHaveLength(2);
+    expect(report).toMatch(/^s\.yaml:14:9: programs\["0000:01:00\.0"\]\.steps\[1\] unmap-single, iteration 1 of 3: bug \(failed in 1 of 1 iterations\): expected no kernel BUG, actual kernel BUG: /m);
+    // Both programs were stopped by the crash; the crashing one also names the BUG.
+    const ends = r.failures.filter((f) => f.key === 'program');
+    expect(ends.map((f) => f.where)).toEqual(['programs["0000:02:00.0"]', 'programs["0000:01:00.0"]']);
+    expect(ends[1]!.actual).toEqual([
+      expect.stringMatching(/^stopped: the simulated kernel crashed at event \d+$/),
+      expect.stringMatching(/^kernel-bug at event \d+: .*kernel BUG at kernel\/dma\/mapping\.c:dma_unmap_phys!$/),
+    ]);
   });
 });
 
@@ -178,7 +183,7 @@ describe('runScenarioPrograms: program ends and whole-run expectations', () => {
       programs: [{ dev: '0000:01:00.0', program: { kind: 'module', url: PROGRAMS_URL, params: { mode: 'throw', n: 20 } } }],
     });
     expect(r.passed).toBe(false);
-    expect(text(r.failures)).toMatch(/^two\.yaml:14:17: programs\["0000:01:00\.0"\]: program\n/);
+    expect(text(r.failures)).toMatch(/^two\.yaml:14:\d+: programs\["0000:01:00\.0"\]: program\n/);
     expect(text(r.failures)).toContain('failed: simulated driver crash: NULL pointer dereference in the RX handler');
   });
 
@@ -188,8 +193,8 @@ describe('runScenarioPrograms: program ends and whole-run expectations', () => {
     const r = await runScenarioPrograms(s, { ...SEEDED, threads: 2 });
     const n = r.final.findings['cpu-owned-violation'];
     expect(n).toBeGreaterThan(1);
-    expect(r.failures.map((f) => [f.where, f.key, f.loc.line])).toEqual([['expect', 'dmesg', 24], ['expect', 'findings', 22]]);
-    expect(text(r.failures)).toContain(`! cpu-owned-violation: 1     | cpu-owned-violation: ${n}`);
+    expect(r.failures.map((f) => [f.where, f.key, f.loc.line])).toEqual([['expect', 'dmesg', 26], ['expect', 'findings', 24]]);
+    expect(text(r.failures)).toContain(`! cpu-owned-violation: 1 | cpu-owned-violation: ${n}`);
     expect(scenarioRunFailed(r, s, 'none')).toBe(true);
 
     const exact = load(src.replace('cpu-owned-violation: 1 }', `cpu-owned-violation: ${n} }`).replace(/ {2}dmesg: .*\n/, ''), 'two.yaml');

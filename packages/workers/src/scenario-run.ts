@@ -152,7 +152,8 @@ export async function runScenarioPrograms(s: Scenario, o: ScenarioRunOptions): P
   const checks = new Map<number, ProgramExpect>();
   programs.forEach((a, i) => {
     const p = a.program;
-    if (p.kind === 'steps' && p.steps.some((x) => x.expect)) checks.set(i, new ProgramExpect(s.file, p.steps, p.repeat));
+    // Every script program is followed (not only those with expect:): a kernel BUG is located at its step.
+    if (p.kind === 'steps') checks.set(i, new ProgramExpect(s.file, p.steps, p.repeat));
   });
   const klog = s.expect?.dmesg ? new KernelLog(s.expect.dmesg) : null;
   const trace: TraceEntry[] = [];

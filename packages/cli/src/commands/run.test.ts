@@ -19,7 +19,21 @@ function file(name: string, text: string): string {
 const EMPTY_PASS = file('pass.yaml', 'dmasim: 1\nname: nothing-happens\ndescription: no steps\nexpect: { error-count: 0, leaks: 0, debug-entries: 0 }\n');
 const EMPTY_FAIL = file('fail.yaml', 'dmasim: 1\nname: wrong-count\nexpect:\n  error-count: 3\n');
 const BAD_MASK = file('bad.yaml', 'dmasim: 1\ndevices:\n  - name: a\n  - name: b\n    mask: 80\n');
-const PROGRAMS = file('programs.yaml', 'dmasim: 1\ndevices: [ { name: a } ]\nprograms:\n  a: { workload: nvme }\n');
+const PROGRAMS = file('programs.yaml', 'dmasim: 1\nname: nvme-alone\nseed: 9\ndevices: [ { name: a, driver: nvme } ]\nprograms:\n  a: { workload: nvme, ops: 400 }\nexpect: { findings: {}, leaks: 0, error-count: 0 }\n');
+const PROGRAMS_FAIL = file('programs-fail.yaml', `dmasim: 1
+name: rx-bounce-wrong
+devices:
+  - { name: "0000:01:00.0", driver: e1000e, mask: 32 }
+steps:
+  - { op: max-mapping-size, dev: "0000:01:00.0", expect: { value: 262144 } }
+programs:
+  "0000:01:00.0":
+    repeat: 5
+    steps:
+      - { op: map-single, phys: 0x180000000, size: 2KiB, dir: from-device, as: rx, expect: { path: direct } }
+      - { op: unmap-single, addr: $rx, size: 2KiB, dir: from-device }
+expect: { leaks: 1 }
+`);
 
 let stdout = '';
 let stderr = '';
@@ -55,13 +69,19 @@ describe('dmasim run', () => {
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 1 failed');
   });
 
-  it('exits 2 for a missing file, an unknown --kernel, and a file with programs', async () => {
+  it('exits 2 for a missing file, an unknown --kernel, and a bad --schedule for a file with programs', async () => {
     expect(await main(['run', join(dir, 'nope.yaml')])).toBe(2);
     expect(stderr).toContain('nope.yaml: cannot read: no such file');
     expect(await main(['run', '--kernel', '6.19', EMPTY_PASS])).toBe(2);
     expect(stderr).toContain('--kernel: expected one of 6.17, 6.18, got "6.19"');
-    expect(await main(['run', PROGRAMS])).toBe(2);
-    expect(stderr).toContain(`programs: concurrent device programs run in device worker threads, not in \`dmasim run\`: run this file with \`dmasim stress ${PROGRAMS}\``);
+    expect(await main(['run', '--no-record', '--schedule', 'fair', PROGRAMS])).toBe(2);
+    expect(stderr).toContain('--schedule: expected free, random or pct, got "fair"');
+    // A top-level step the model refuses is bad input with or without programs.
+    const refused = file('refused.yaml', 'dmasim: 1\ndomains: [ { name: D0 } ]\ndevices: [ { name: a, dma: iommu, domain: D0 } ]\nsteps:\n  - { op: map-single, dev: a, phys: 0x0, size: 8GiB, dir: to-device }\nprograms:\n  a: { steps: [ { op: max-mapping-size } ] }\n');
+    stderr = '';
+    expect(await main(['run', refused])).toBe(2);
+    expect(stderr).toBe(`dmasim: ${refused}:5:5: steps[0]: map-single: a single IOMMU mapping of 8589934592 bytes is larger than dmasim models (at most 1048576 pages of 4096 bytes)\n`);
+    expect(stdout).toContain(`ERROR ${refused}  bad input`);
   });
 
   it('records by default and still closes with "N passed, N failed"', async () => {
@@ -74,6 +94,43 @@ describe('dmasim run', () => {
     const lines = stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { status: string; profile?: string; file: string });
     expect(lines.map((l) => [l.status, l.profile])).toEqual([['pass', '6.17'], ['bad-input', undefined]]);
     expect(stderr).toContain('1 passed, 1 failed');
+  });
+});
+
+describe('dmasim run of a file with programs (device workers)', () => {
+  it('runs it under the seeded schedule of its seed, prints the same PASS line and summary, exits 0', async () => {
+    expect(await main(['run', '--no-record', EMPTY_PASS, PROGRAMS])).toBe(0);
+    expect(stdout).toMatch(new RegExp(`\nPASS  ${PROGRAMS}  nvme-alone \\[6\\.18\\]  0 steps, 1 program, \\d+ events, --schedule random --seed 9\n`));
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe('2 passed, 0 failed');
+  });
+
+  it('exits 1 on a failed expectation in a program step or the whole run, located, expected vs actual', async () => {
+    expect(await main(['run', '--no-record', PROGRAMS_FAIL])).toBe(1);
+    expect(stdout).toMatch(new RegExp(`^FAIL  ${PROGRAMS_FAIL}  rx-bounce-wrong \\[6\\.18\\]  1 step, 1 program, 11 events, --schedule random --seed 0, 2 failed expectations\n`));
+    expect(stdout).toContain(`  ${PROGRAMS_FAIL}:11:94: programs["0000:01:00.0"].steps[0] map-single, iteration 1 of 5: path (failed in 5 of 5 iterations): expected direct, actual swiotlb\n`);
+    expect(stdout).toContain(`  ${PROGRAMS_FAIL}:13:11: expect: leaks: expected 1, actual 0\n`);
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe('0 passed, 1 failed');
+  });
+
+  it('records the run; the log replays identically; --schedule/--seed override the default', async () => {
+    const log = join(dir, 'prog.dlog');
+    expect(await main(['run', '--record', log, '--schedule', 'pct', '--seed', '5', PROGRAMS])).toBe(0);
+    expect(stdout).toContain(', --schedule pct --seed 5 --depth 3\n');
+    expect(stdout).toContain(`  recorded: dmasim replay ${log}\n`);
+    stdout = '';
+    expect(await main(['replay', log])).toBe(0);
+    expect(stdout).toMatch(/^replay identical: \d+ events/);
+  });
+
+  it('--json prints one result with its failures, script steps and programs', async () => {
+    expect(await main(['run', '--no-record', '--json', PROGRAMS_FAIL])).toBe(1);
+    const j = JSON.parse(stdout.trim()) as { status: string; schedule: string; failures: { at: string; key: string }[]; steps: unknown[]; programs: { dev: string; status: string }[] };
+    expect(j.status).toBe('fail');
+    expect(j.schedule).toBe('--schedule random --seed 0');
+    expect(j.failures.map((f) => [f.at, f.key])).toEqual([[`${PROGRAMS_FAIL}:11:94`, 'path'], [`${PROGRAMS_FAIL}:13:11`, 'leaks']]);
+    expect(j.steps).toHaveLength(1);
+    expect(j.programs).toEqual([expect.objectContaining({ dev: '0000:01:00.0', status: 'ended' })]);
+    expect(stderr).toContain('0 passed, 1 failed');
   });
 });
 

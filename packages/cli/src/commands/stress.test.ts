@@ -1,6 +1,6 @@
 // `dmasim stress` and `dmasim workloads`: seed and settings first, the summary, the log and the
 // exact replay and reproduce commands last; exit codes 0 / 1 (findings) / 2 (bad input).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -60,6 +60,42 @@ describe('dmasim stress', () => {
     const code = await main(['stress', '--devices', '2', '--ops', '300', '--seeds', '1..4', '--schedule', 'pct', '--jobs', '2', '--out', join(dir, 'camp')]);
     expect(code).toBe(0);
     expect(stdout).toContain('campaign: 4 seeds run on 2 threads, 0 failing');
+  });
+});
+
+describe('dmasim stress SCENARIO: expectations', () => {
+  const LIB = join(import.meta.dirname, '..', '..', '..', '..', 'scenarios', 'programs-rx-late-write-lazy-vs-strict.yaml');
+
+  it('checks them: the findings the file expects do not fail the run; the result sits before the replay lines', async () => {
+    const out = join(dir, 'lib.dmalog');
+    expect(await main(['stress', LIB, '--schedule', 'random', '--seed', '3', '--out', out, '--no-progress'])).toBe(0);
+    expect(stderr).toBe('');
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines.at(-3)).toBe('  expectations hold');
+    expect(stdout).toMatch(/\n {4}stale-iotlb +10 {2}first at event /);
+    expect(lines.at(-2)).toBe(`replay:    dmasim replay ${out}`);
+  });
+
+  it('exits 1 with the located failure when one does not hold (here: the bug knob turned off)', async () => {
+    const code = await main(['stress', LIB, '--schedule', 'random', '--seed', '3', '--bug', 'access-after-unmap=0', '--out', join(dir, 'off.dmalog'), '--no-progress']);
+    expect(code).toBe(1);
+    expect(stdout).toContain('  expectations 1 failed\n');
+    expect(stdout).toMatch(/\n {4}.*programs-rx-late-write-lazy-vs-strict\.yaml:\d+:3: expect: findings \(kinds not named must be 0\)\n/);
+    expect(stdout).toContain('! stale-iotlb: 10        | stale-iotlb: 0');
+  });
+
+  it('a campaign checks them for every seed and prints each failing seed\'s first failures', async () => {
+    const f = join(dir, 'camp.yaml');
+    writeFileSync(f, `dmasim: 1
+name: wrong-path
+devices: [ { name: "0000:01:00.0", driver: e1000e, mask: 32 }, { name: "0000:02:00.0", driver: nvme } ]
+programs:
+  "0000:01:00.0": { repeat: 3, steps: [ { op: map-single, phys: 0x180000000, size: 2KiB, dir: to-device, as: b, expect: { path: direct } }, { op: unmap-single, addr: $b, size: 2KiB, dir: to-device } ] }
+  "0000:02:00.0": { workload: nvme, ops: 200 }
+`);
+    expect(await main(['stress', f, '--seeds', '1..2', '--schedule', 'pct', '--jobs', '2', '--out', join(dir, 'campf')])).toBe(1);
+    expect(stdout).toContain('campaign: 2 seeds run on 2 threads, 2 failing');
+    expect(stdout).toContain(`    ${f}:5:123: programs["0000:01:00.0"].steps[0] map-single, iteration 1 of 3: path (failed in 3 of 3 iterations): expected direct, actual swiotlb`);
   });
 });
 

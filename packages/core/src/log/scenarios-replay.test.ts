@@ -17,7 +17,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const files = readdirSync(scenariosDir).filter((f) => f.endsWith('.yaml')).sort();
 const load = (f: string) => loadScenario(readFileSync(join(scenariosDir, f), 'utf8'), join(scenariosDir, f));
-// Scenarios with concurrent `programs` run in worker threads (`dmasim stress`), not through runScenario.
+// Scenarios with concurrent `programs` run in worker threads, not through runScenario: the e2e
+// test/scenarios.test.ts runs them through @dmasim/workers and replays their logs.
 const scripted = files.filter((f) => !(load(f).programs?.length));
 
 describe('replay of every scripted scenario', () => {

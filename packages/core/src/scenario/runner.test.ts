@@ -204,7 +204,7 @@ describe('runScenario: whole-run expectations and errors', () => {
 
   it('refuses to run programs itself, naming the command that runs them', () => {
     const s = loadScenario('dmasim: 1\ndevices: [ { name: a } ]\nprograms:\n  a: { workload: nvme }\n', 'p.yaml');
-    expect(() => runScenario(s)).toThrow(/p\.yaml:4:6: programs: .*dmasim stress p\.yaml/);
+    expect(() => runScenario(s)).toThrow(/p\.yaml:4:6: programs: .*`dmasim run p\.yaml` or `dmasim stress p\.yaml`/);
   });
 
   it('takes the profile from the file unless overridden', () => {
