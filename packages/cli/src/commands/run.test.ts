@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../main.ts';
+import { captureOutput } from '../testing/capture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-run-'));
 // Default recordings (dmasim run records every run into runs/) go to a scratch directory.
@@ -35,111 +36,101 @@ programs:
 expect: { leaks: 1 }
 `);
 
-let stdout = '';
-let stderr = '';
-beforeEach(() => {
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const io = captureOutput();
 
 describe('dmasim run', () => {
   it('exits 0 and prints PASS and the summary when every expectation holds', async () => {
     expect(await main(['run', '--no-record', EMPTY_PASS])).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^PASS  ${EMPTY_PASS}  nothing-happens \\[6\\.18\\]  0 steps\n`));
-    expect(stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
+    expect(io.stdout).toMatch(new RegExp(`^PASS  ${EMPTY_PASS}  nothing-happens \\[6\\.18\\]  0 steps\n`));
+    expect(io.stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 0 failed');
   });
 
   it('exits 1 on a failed expectation, with the location and expected vs actual', async () => {
     expect(await main(['run', '--no-record', EMPTY_PASS, EMPTY_FAIL])).toBe(1);
-    expect(stdout).toContain(`FAIL  ${EMPTY_FAIL}  wrong-count [6.18]  0 steps, 1 failed expectation`);
-    expect(stdout).toContain(`${EMPTY_FAIL}:4:3: expect: error-count: expected 3, actual 0`);
-    expect(stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 1 failed');
+    expect(io.stdout).toContain(`FAIL  ${EMPTY_FAIL}  wrong-count [6.18]  0 steps, 1 failed expectation`);
+    expect(io.stdout).toContain(`${EMPTY_FAIL}:4:3: expect: error-count: expected 3, actual 0`);
+    expect(io.stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 1 failed');
   });
 
   it('exits 2 on bad input with the located message and no stack trace, and still runs the other files', async () => {
     expect(await main(['run', '--no-record', BAD_MASK, EMPTY_PASS])).toBe(2);
-    expect(stderr).toBe(`dmasim: ${BAD_MASK}:5:11: devices[1].mask: expected 1..64 or "none", got 80\n`);
-    expect(stdout).toContain(`ERROR ${BAD_MASK}  bad input`);
-    expect(stdout).toContain(`PASS  ${EMPTY_PASS}`);
-    expect(stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 1 failed');
+    expect(io.stderr).toBe(`dmasim: ${BAD_MASK}:5:11: devices[1].mask: expected 1..64 or "none", got 80\n`);
+    expect(io.stdout).toContain(`ERROR ${BAD_MASK}  bad input`);
+    expect(io.stdout).toContain(`PASS  ${EMPTY_PASS}`);
+    expect(io.stdout.trimEnd().split('\n').at(-1)).toBe('1 passed, 1 failed');
   });
 
   it('exits 2 for a missing file, an unknown --kernel, and a bad --schedule for a file with programs', async () => {
     expect(await main(['run', join(dir, 'nope.yaml')])).toBe(2);
-    expect(stderr).toContain('nope.yaml: cannot read: no such file');
+    expect(io.stderr).toContain('nope.yaml: cannot read: no such file');
     expect(await main(['run', '--kernel', '6.19', EMPTY_PASS])).toBe(2);
-    expect(stderr).toContain('--kernel: expected one of 6.17, 6.18, got "6.19"');
+    expect(io.stderr).toContain('--kernel: expected one of 6.17, 6.18, got "6.19"');
     expect(await main(['run', '--no-record', '--schedule', 'fair', PROGRAMS])).toBe(2);
-    expect(stderr).toContain('--schedule: expected free, random or pct, got "fair"');
+    expect(io.stderr).toContain('--schedule: expected free, random or pct, got "fair"');
     // A top-level step the model refuses is bad input with or without programs.
     const refused = file('refused.yaml', 'dmasim: 1\ndomains: [ { name: D0 } ]\ndevices: [ { name: a, dma: iommu, domain: D0 } ]\nsteps:\n  - { op: map-single, dev: a, phys: 0x0, size: 8GiB, dir: to-device }\nprograms:\n  a: { steps: [ { op: max-mapping-size } ] }\n');
-    stderr = '';
+    io.stderr = '';
     expect(await main(['run', refused])).toBe(2);
-    expect(stderr).toBe(`dmasim: ${refused}:5:5: steps[0]: map-single: a single IOMMU mapping of 8589934592 bytes is larger than dmasim models (at most 1048576 pages of 4096 bytes)\n`);
-    expect(stdout).toContain(`ERROR ${refused}  bad input`);
+    expect(io.stderr).toBe(`dmasim: ${refused}:5:5: steps[0]: map-single: a single IOMMU mapping of 8589934592 bytes is larger than dmasim models (at most 1048576 pages of 4096 bytes)\n`);
+    expect(io.stdout).toContain(`ERROR ${refused}  bad input`);
   });
 
   it('records by default and still closes with "N passed, N failed"', async () => {
     expect(await main(['run', EMPTY_PASS, EMPTY_FAIL])).toBe(1);
-    expect(stdout.trimEnd().split('\n').at(-1)).toMatch(/^1 passed, 1 failed(;|$)/);
+    expect(io.stdout.trimEnd().split('\n').at(-1)).toMatch(/^1 passed, 1 failed(;|$)/);
   });
 
   it('--kernel overrides the file, --json prints one result per line', async () => {
     expect(await main(['run', '--no-record', '--json', '--kernel', '6.17', EMPTY_PASS, BAD_MASK])).toBe(2);
-    const lines = stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { status: string; profile?: string; file: string });
+    const lines = io.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { status: string; profile?: string; file: string });
     expect(lines.map((l) => [l.status, l.profile])).toEqual([['pass', '6.17'], ['bad-input', undefined]]);
-    expect(stderr).toContain('1 passed, 1 failed');
+    expect(io.stderr).toContain('1 passed, 1 failed');
   });
 });
 
 describe('dmasim run of a file with programs (device workers)', () => {
   it('runs it under the seeded schedule of its seed, prints the same PASS line and summary, exits 0', async () => {
     expect(await main(['run', '--no-record', EMPTY_PASS, PROGRAMS])).toBe(0);
-    expect(stdout).toMatch(new RegExp(`\nPASS  ${PROGRAMS}  nvme-alone \\[6\\.18\\]  0 steps, 1 program, \\d+ events, --schedule random --seed 9\n`));
-    expect(stdout.trimEnd().split('\n').at(-1)).toBe('2 passed, 0 failed');
+    expect(io.stdout).toMatch(new RegExp(`\nPASS  ${PROGRAMS}  nvme-alone \\[6\\.18\\]  0 steps, 1 program, \\d+ events, --schedule random --seed 9\n`));
+    expect(io.stdout.trimEnd().split('\n').at(-1)).toBe('2 passed, 0 failed');
   });
 
   it('exits 1 on a failed expectation in a program step or the whole run, located, expected vs actual', async () => {
     expect(await main(['run', '--no-record', PROGRAMS_FAIL])).toBe(1);
-    expect(stdout).toMatch(new RegExp(`^FAIL  ${PROGRAMS_FAIL}  rx-bounce-wrong \\[6\\.18\\]  1 step, 1 program, 11 events, --schedule random --seed 0, 2 failed expectations\n`));
-    expect(stdout).toContain(`  ${PROGRAMS_FAIL}:11:94: programs["0000:01:00.0"].steps[0] map-single, iteration 1 of 5: path (failed in 5 of 5 iterations): expected direct, actual swiotlb\n`);
-    expect(stdout).toContain(`  ${PROGRAMS_FAIL}:13:11: expect: leaks: expected 1, actual 0\n`);
-    expect(stdout.trimEnd().split('\n').at(-1)).toBe('0 passed, 1 failed');
+    expect(io.stdout).toMatch(new RegExp(`^FAIL  ${PROGRAMS_FAIL}  rx-bounce-wrong \\[6\\.18\\]  1 step, 1 program, 11 events, --schedule random --seed 0, 2 failed expectations\n`));
+    expect(io.stdout).toContain(`  ${PROGRAMS_FAIL}:11:94: programs["0000:01:00.0"].steps[0] map-single, iteration 1 of 5: path (failed in 5 of 5 iterations): expected direct, actual swiotlb\n`);
+    expect(io.stdout).toContain(`  ${PROGRAMS_FAIL}:13:11: expect: leaks: expected 1, actual 0\n`);
+    expect(io.stdout.trimEnd().split('\n').at(-1)).toBe('0 passed, 1 failed');
   });
 
   it('records the run; the log replays identically; --schedule/--seed override the default', async () => {
     const log = join(dir, 'prog.dlog');
     expect(await main(['run', '--record', log, '--schedule', 'pct', '--seed', '5', PROGRAMS])).toBe(0);
-    expect(stdout).toContain(', --schedule pct --seed 5 --depth 3\n');
-    expect(stdout).toContain(`  recorded: dmasim replay ${log}\n`);
-    stdout = '';
+    expect(io.stdout).toContain(', --schedule pct --seed 5 --depth 3\n');
+    expect(io.stdout).toContain(`  recorded: dmasim replay ${log}\n`);
+    io.stdout = '';
     expect(await main(['replay', log])).toBe(0);
-    expect(stdout).toMatch(/^replay identical: \d+ events/);
+    expect(io.stdout).toMatch(/^replay identical: \d+ events/);
   });
 
   it('--json prints one result with its failures, script steps and programs', async () => {
     expect(await main(['run', '--no-record', '--json', PROGRAMS_FAIL])).toBe(1);
-    const j = JSON.parse(stdout.trim()) as { status: string; schedule: string; failures: { at: string; key: string }[]; steps: unknown[]; programs: { dev: string; status: string }[] };
+    const j = JSON.parse(io.stdout.trim()) as { status: string; schedule: string; failures: { at: string; key: string }[]; steps: unknown[]; programs: { dev: string; status: string }[] };
     expect(j.status).toBe('fail');
     expect(j.schedule).toBe('--schedule random --seed 0');
     expect(j.failures.map((f) => [f.at, f.key])).toEqual([[`${PROGRAMS_FAIL}:11:94`, 'path'], [`${PROGRAMS_FAIL}:13:11`, 'leaks']]);
     expect(j.steps).toHaveLength(1);
     expect(j.programs).toEqual([expect.objectContaining({ dev: '0000:01:00.0', status: 'ended' })]);
-    expect(stderr).toContain('0 passed, 1 failed');
+    expect(io.stderr).toContain('0 passed, 1 failed');
   });
 });
 
 describe('dmasim diff-kernels', () => {
   it('exits 0 when the profiles behave the same, 2 on a bad profile', async () => {
     expect(await main(['diff-kernels', EMPTY_PASS])).toBe(0);
-    expect(stdout).toContain('no difference between 6.17 and 6.18 in 0 steps');
+    expect(io.stdout).toContain('no difference between 6.17 and 6.18 in 0 steps');
     expect(await main(['diff-kernels', EMPTY_PASS, '--b', '7.3'])).toBe(2);
-    expect(stderr).toContain('--b: expected one of 6.17, 6.18, got "7.3"');
+    expect(io.stderr).toContain('--b: expected one of 6.17, 6.18, got "7.3"');
   });
 });
 

@@ -3,63 +3,54 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../main.ts';
+import { captureOutput } from '../testing/capture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-stress-'));
-let stdout = '';
-let stderr = '';
-beforeEach(() => {
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const io = captureOutput();
 
 describe('dmasim stress', () => {
   it('a seeded run prints the seed first, then the summary, log, replay and reproduce commands; the replay is identical', async () => {
     const out = join(dir, 'a.dmalog');
     const code = await main(['stress', '--devices', '4', '--ops', '1500', '--seed', '21', '--schedule', 'pct', '--out', out, '--no-progress']);
-    expect(stderr).toBe('');
+    expect(io.stderr).toBe('');
     expect(code).toBe(0);
-    const lines = stdout.trimEnd().split('\n');
+    const lines = io.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('dmasim stress: seed 21, --schedule pct --seed 21 --depth 3, kernel 6.18, 4 device programs');
-    expect(stdout).toMatch(/\n {2}findings {5}none\n/);
-    expect(stdout).toContain(`  log          ${out}  (log hash `);
+    expect(io.stdout).toMatch(/\n {2}findings {5}none\n/);
+    expect(io.stdout).toContain(`  log          ${out}  (log hash `);
     expect(lines.at(-2)).toBe(`replay:    dmasim replay ${out}`);
     expect(lines.at(-1)).toBe('reproduce: dmasim stress --devices 4 --workload mix --ops 1500 --seed 21 --schedule pct --depth 3');
-    stdout = '';
+    io.stdout = '';
     expect(await main(['replay', out])).toBe(0);
-    expect(stdout).toMatch(/^replay identical: \d+ events, state [0-9a-f]{16}/);
+    expect(io.stdout).toMatch(/^replay identical: \d+ events, state [0-9a-f]{16}/);
   });
 
   it('exits 1 when an injected bug is found, naming the finding and its first event', async () => {
     const code = await main(['stress', '--devices', '3', '--workload', 'nic-rx', '--ops', '2000', '--seed', '4', '--schedule', 'random',
       '--bug', 'missing-sync=0.05', '--out', join(dir, 'b.dmalog'), '--no-progress']);
     expect(code).toBe(1);
-    expect(stdout).toMatch(/\n {4}cpu-owned-violation +\d+ {2}first at event \d+ \(0000:0\d:00\.0\): /);
-    expect(stdout).toMatch(/injected bugs: missing-sync ×\d+/);
+    expect(io.stdout).toMatch(/\n {4}cpu-owned-violation +\d+ {2}first at event \d+ \(0000:0\d:00\.0\): /);
+    expect(io.stdout).toMatch(/injected bugs: missing-sync ×\d+/);
   });
 
   it('refuses bad options with exit 2 and a clear message', async () => {
     expect(await main(['stress', '--schedule', 'fair'])).toBe(2);
-    expect(stderr).toContain('--schedule: expected free, random or pct, got "fair"');
+    expect(io.stderr).toContain('--schedule: expected free, random or pct, got "fair"');
     expect(await main(['stress', '--bug', 'use-after-free=0.1'])).toBe(2);
-    expect(stderr).toContain('--bug: unknown bug knob "use-after-free"');
+    expect(io.stderr).toContain('--bug: unknown bug knob "use-after-free"');
     expect(await main(['stress', '--workload', 'nic'])).toBe(2);
-    expect(stderr).toContain('--workload: unknown workload "nic"');
+    expect(io.stderr).toContain('--workload: unknown workload "nic"');
     expect(await main(['stress', '--seeds', '1..5'])).toBe(2);
-    expect(stderr).toContain('--seeds runs seeded schedules');
-    expect(stderr).not.toContain('    at ');
+    expect(io.stderr).toContain('--seeds runs seeded schedules');
+    expect(io.stderr).not.toContain('    at ');
   });
 
   it('a campaign reports how many seeds ran and exits 0 when none fails', async () => {
     const code = await main(['stress', '--devices', '2', '--ops', '300', '--seeds', '1..4', '--schedule', 'pct', '--jobs', '2', '--out', join(dir, 'camp')]);
     expect(code).toBe(0);
-    expect(stdout).toContain('campaign: 4 seeds run on 2 threads, 0 failing');
+    expect(io.stdout).toContain('campaign: 4 seeds run on 2 threads, 0 failing');
   });
 });
 
@@ -69,19 +60,19 @@ describe('dmasim stress SCENARIO: expectations', () => {
   it('checks them: the findings the file expects do not fail the run; the result sits before the replay lines', async () => {
     const out = join(dir, 'lib.dmalog');
     expect(await main(['stress', LIB, '--schedule', 'random', '--seed', '3', '--out', out, '--no-progress'])).toBe(0);
-    expect(stderr).toBe('');
-    const lines = stdout.trimEnd().split('\n');
+    expect(io.stderr).toBe('');
+    const lines = io.stdout.trimEnd().split('\n');
     expect(lines.at(-3)).toBe('  expectations hold');
-    expect(stdout).toMatch(/\n {4}stale-iotlb +10 {2}first at event /);
+    expect(io.stdout).toMatch(/\n {4}stale-iotlb +10 {2}first at event /);
     expect(lines.at(-2)).toBe(`replay:    dmasim replay ${out}`);
   });
 
   it('exits 1 with the located failure when one does not hold (here: the bug knob turned off)', async () => {
     const code = await main(['stress', LIB, '--schedule', 'random', '--seed', '3', '--bug', 'access-after-unmap=0', '--out', join(dir, 'off.dmalog'), '--no-progress']);
     expect(code).toBe(1);
-    expect(stdout).toContain('  expectations 1 failed\n');
-    expect(stdout).toMatch(/\n {4}.*programs-rx-late-write-lazy-vs-strict\.yaml:\d+:3: expect: findings \(kinds not named must be 0\)\n/);
-    expect(stdout).toContain('! stale-iotlb: 10        | stale-iotlb: 0');
+    expect(io.stdout).toContain('  expectations 1 failed\n');
+    expect(io.stdout).toMatch(/\n {4}.*programs-rx-late-write-lazy-vs-strict\.yaml:\d+:3: expect: findings \(kinds not named must be 0\)\n/);
+    expect(io.stdout).toContain('! stale-iotlb: 10        | stale-iotlb: 0');
   });
 
   it('a campaign checks them for every seed and prints each failing seed\'s first failures', async () => {
@@ -94,16 +85,16 @@ programs:
   "0000:02:00.0": { workload: nvme, ops: 200 }
 `);
     expect(await main(['stress', f, '--seeds', '1..2', '--schedule', 'pct', '--jobs', '2', '--out', join(dir, 'campf')])).toBe(1);
-    expect(stdout).toContain('campaign: 2 seeds run on 2 threads, 2 failing');
-    expect(stdout).toContain(`    ${f}:5:123: programs["0000:01:00.0"].steps[0] map-single, iteration 1 of 3: path (failed in 3 of 3 iterations): expected direct, actual swiotlb`);
+    expect(io.stdout).toContain('campaign: 2 seeds run on 2 threads, 2 failing');
+    expect(io.stdout).toContain(`    ${f}:5:123: programs["0000:01:00.0"].steps[0] map-single, iteration 1 of 3: path (failed in 3 of 3 iterations): expected direct, actual swiotlb`);
   });
 });
 
 describe('dmasim workloads', () => {
   it('lists every workload with its parameters and bug knobs', async () => {
     expect(await main(['workloads'])).toBe(0);
-    for (const w of ['nic-rx', 'nic-tx', 'nvme', 'gpu-p2p', 'coherent-rings']) expect(stdout).toContain(`\n${w}: `.slice(w === 'nic-rx' ? 1 : 0));
-    expect(stdout).toMatch(/ {2}queue-depth +int +default 32 /);
-    expect(stdout).toContain('bug-access-after-unmap');
+    for (const w of ['nic-rx', 'nic-tx', 'nvme', 'gpu-p2p', 'coherent-rings']) expect(io.stdout).toContain(`\n${w}: `.slice(w === 'nic-rx' ? 1 : 0));
+    expect(io.stdout).toMatch(/ {2}queue-depth +int +default 32 /);
+    expect(io.stdout).toContain('bug-access-after-unmap');
   });
 });
