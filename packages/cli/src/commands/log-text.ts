@@ -71,6 +71,11 @@ function seconds(ns: number): string {
 }
 
 /** The machine's state summary as text lines. */
+/** The debugfs view of dma-debug: dma-api/error_count and every line of dma-api/dump. */
+export function dmaApiLines(errorCount: number, dump: readonly string[]): string[] {
+  return [`dma-api/error_count: ${errorCount}`, `dma-api/dump: ${dump.length} entr${dump.length === 1 ? 'y' : 'ies'}`, ...dump.map((l) => '  ' + l)];
+}
+
 export function summaryLines(m: Machine): string[] {
   const s = stateSummary(m);
   const lines = [`state after event ${m.eventCount}, virtual time ${seconds(m.k.clock.nowNs)}, state hash ${m.stateHash()}`];
@@ -78,5 +83,6 @@ export function summaryLines(m: Machine): string[] {
   lines.push(`  swiotlb: ${s.swiotlb.used} of ${s.swiotlb.total} slots in use`);
   for (const i of s.iova) lines.push(`  iova ${i.domain}: ${i.allocatedPfns} pfns allocated`);
   lines.push(`  dma-debug: ${s.debugEntries} entr${s.debugEntries === 1 ? 'y' : 'ies'}, ${s.debugErrors} error${s.debugErrors === 1 ? '' : 's'}`);
+  lines.push(...dmaApiLines(m.k.debug.errorCount, m.k.debug.dump()).map((l) => '  ' + l));
   return lines;
 }

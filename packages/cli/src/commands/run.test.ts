@@ -38,7 +38,25 @@ expect: { leaks: 1 }
 
 const io = captureOutput();
 
+const LEAKY = file('leaky.yaml', `dmasim: 1
+name: one-checked-one-not
+devices: [ { name: "0000:03:00.0", driver: e1000e } ]
+steps:
+  - { op: map-single, dev: "0000:03:00.0", phys: 0x100002000, size: 4KiB, dir: to-device, as: a }
+  - { op: mapping-error, dev: "0000:03:00.0", addr: $a }
+  - { op: map-single, dev: "0000:03:00.0", phys: 0x100004000, size: 512, dir: from-device }
+`);
+
 describe('dmasim run', () => {
+  it('--dma-api prints the debugfs error_count and one dump line per live entry, as the kernel formats them', async () => {
+    expect(await main(['run', '--no-record', '--dma-api', LEAKY])).toBe(0);
+    const lines = io.stdout.split('\n');
+    expect(lines).toContain('dma-api/error_count: 0');
+    expect(lines).toContain('dma-api/dump: 2 entries');
+    expect(lines).toContain('  e1000e 0000:03:00.0 phy idx 1 P=0x0000000100002000 D=100002000 L=1000 cln=0x0000000004000080 DMA_TO_DEVICE dma map error checked');
+    expect(lines).toContain('  e1000e 0000:03:00.0 phy idx 2 P=0x0000000100004000 D=100004000 L=200 cln=0x0000000004000100 DMA_FROM_DEVICE dma map error not checked');
+  });
+
   it('exits 0 and prints PASS and the summary when every expectation holds', async () => {
     expect(await main(['run', '--no-record', EMPTY_PASS])).toBe(0);
     expect(io.stdout).toMatch(new RegExp(`^PASS  ${EMPTY_PASS}  nothing-happens \\[6\\.18\\]  0 steps\n`));

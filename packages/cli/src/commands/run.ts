@@ -9,9 +9,10 @@ import type { SetExit } from './index.ts';
 import { isBadInput, parseProfile, readScenario } from './scenario-io.ts';
 import { checkRecordFlags, replayCommand, runLogPath, runMaybeRecorded, type RecordFlags } from './record-run.ts';
 import { runProgramsFile } from './run-programs.ts';
+import { dmaApiLines } from './log-text.ts';
 
 export interface RunFlags extends RecordFlags {
-  kernel?: string; json?: boolean; trace?: boolean; dmesg?: boolean;
+  kernel?: string; json?: boolean; trace?: boolean; dmesg?: boolean; dmaApi?: boolean;
   /** Files with programs: the schedule (default random), its seed (default the file's seed) and PCT depth. */
   schedule?: string; seed?: string; depth?: string;
 }
@@ -38,6 +39,7 @@ function printResult(r: RunResult, flags: RunFlags, logPath?: string): void {
   for (const f of r.failures) for (const l of formatFailure(f)) out('  ' + l);
   if (flags.trace) for (const l of traceText(r)) out(l);
   if (flags.dmesg) for (const d of r.dmesg) out(dmesgLine(d.timeNs, d.line));
+  if (flags.dmaApi) for (const l of dmaApiLines(r.final.errorCount, r.final.debugDump)) out(l);
 }
 
 /** Runs the files; returns the exit code (worst of: 3 internal, 2 bad input, 1 failed, 0). */
@@ -97,6 +99,7 @@ export function registerRun(program: Command, setExit: SetExit): void {
     .option('--json', 'print one JSON result per scenario (one per line)')
     .option('--trace', "print each run's trace in ftrace text form")
     .option('--dmesg', "print each run's kernel log")
+    .option('--dma-api', "print dma-debug's debugfs view at the end of each run: error_count and dump")
     .option('--record <log>', 'record the run to this event log (default: a new file in runs/)')
     .option('--no-record', 'do not record the run')
     .option('--schedule <s>', 'files with programs: free, random or pct (default random: reproducible)')

@@ -38,7 +38,7 @@ export interface RunResult {
   findings: FindingEntry[];
   /** The step that crashed the kernel, if any (later steps did not run). */
   crashedAt?: number;
-  final: { events: number; timeNs: number; errorCount: number; debugEntries: number; leaks: number; stateHash: string };
+  final: { events: number; timeNs: number; errorCount: number; debugEntries: number; leaks: number; stateHash: string; debugDump: string[] };
 }
 
 /**
@@ -59,7 +59,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const res: RunResult = {
     file: s.file, name: s.name, description: s.description, profile, config, passed: false,
     steps: [], failures: [], trace: [], dmesg: [], findings: [],
-    final: { events: 0, timeNs: 0, errorCount: 0, debugEntries: 0, leaks: 0, stateHash: '' },
+    final: { events: 0, timeNs: 0, errorCount: 0, debugEntries: 0, leaks: 0, stateHash: '', debugDump: [] },
   };
 
   const script = new StepScript(s.file);
@@ -91,6 +91,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
     debugEntries: m.k.debug.entryCount,
     leaks: m.leaks(),
     stateHash: m.stateHash(),
+    debugDump: m.k.debug.dump(),
   };
   const runFailures: Failure[] = s.expect
     ? checkRunExpect(s.expect, { ...res.final, dmesg: res.dmesg.map((d) => d.line), findings: findingCounts }).map((f) => ({ file: s.file, where: 'expect', ...f }))
