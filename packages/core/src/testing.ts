@@ -19,3 +19,4 @@ export function testMachine(opts: {
   return new Machine(cfg);
 }
 export { PerturbedMachine, perturbedMachine, type Perturbation } from './log/perturb.ts';
+export { syntheticMapUnmap } from './log/test-helpers.ts';

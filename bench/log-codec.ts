@@ -1,19 +1,15 @@
 // Measures the log: bytes per event and write/read throughput, on synthetic digests (codec only)
 // and on real model runs (Machine.apply + outcome digest + log), and reader memory on a big log.
-// Run: pnpm tsx packages/core/src/log/measure.ts [events] [dir]   (a tool, not part of the tests)
+// Run: pnpm tsx bench/log-codec.ts [events] [dir]   (a tool, not part of the tests)
 
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
-import { defaultDevice, defaultDomain, defaultPlatform, type MachineConfig } from '../config.ts';
-import { Machine } from '../machine.ts';
-import { replay } from '../replay.ts';
-import { Prng } from '../util/prng.ts';
-import { outcomeDigest } from './digest.ts';
-import { LogReader } from './reader.ts';
-import { syntheticMapUnmap } from './test-helpers.ts';
-import { LogWriter } from './writer.ts';
+import {
+  defaultDevice, defaultDomain, defaultPlatform, LogReader, LogWriter, Machine, outcomeDigest, Prng, replay, type MachineConfig,
+} from '../packages/core/src/index.ts';
+import { syntheticMapUnmap } from '../packages/core/src/testing.ts';
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const dir = mkdtempSync(join(process.argv[3] ?? tmpdir(), 'dmasim-log-'));
