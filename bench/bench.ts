@@ -25,6 +25,8 @@ export interface Plan {
   replayMixes: MixName[];
   /** Pipeline + transport: events per run, device counts, runs, mixes. */
   pipelineEvents: number;
+  /** ...but at least this many per device (a run must be long enough for every program to reach its steady state). */
+  pipelineMinPerDevice: number;
   pipelineDevices: number[];
   pipelineRuns: number;
   pipelineMixes: MixName[];
@@ -40,13 +42,13 @@ export function defaultPlan(quick: boolean): Plan {
     ? {
       quick, figures: [...FIGURES], seed: 1n,
       replayEvents: 50_000, replayDevices: 8, replayRuns: 3, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 100_000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
-      memoryEvents: 200_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
+      pipelineEvents: 100_000, pipelineMinPerDevice: 2000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
+      memoryEvents: 150_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     }
     : {
       quick, figures: [...FIGURES], seed: 1n,
-      replayEvents: 300_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 200_000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
+      replayEvents: 200_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
+      pipelineEvents: 120_000, pipelineMinPerDevice: 3000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
       memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     };
 }
@@ -80,9 +82,11 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
       // Each timed ceiling/decode run lasts about half a second (several passes over the log).
       const passes = Math.max(1, Math.round(500 / Math.max(warm, 1)));
       const bare: number[] = [];
+      const whole: number[] = [];
       const s = await interleaved(plan.replayRuns, {
         replay: () => {
           const r = timeReplay(rec.file);
+          whole.push(rate(rec.events, r.wholeMs));
           return rate(r.events, r.ms);
         },
         ceiling: () => {
@@ -96,7 +100,7 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
         },
       });
       const row: ReplayRow = {
-        mix, devices: rec.devices, events: rec.events, replay: s.replay, ceiling: s.ceiling, bareMap: summarize(bare), decode: s.decode,
+        mix, devices: rec.devices, events: rec.events, replay: s.replay, replayWhole: summarize(whole), ceiling: s.ceiling, bareMap: summarize(bare), decode: s.decode,
         ratio: ratio(s.replay, s.ceiling), ratioBareMap: 0,
       };
       row.ratioBareMap = ratio(row.replay, row.bareMap);
@@ -110,32 +114,33 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
     for (const mix of plan.pipelineMixes) {
       let two: PipelineRow | null = null;
       for (const devices of plan.pipelineDevices) {
-        log(`pipeline ${mix} × ${devices} devices (${plan.pipelineEvents} events, ${plan.pipelineRuns} runs, with the transport ceiling)`);
+        const events = Math.max(plan.pipelineEvents, devices * plan.pipelineMinPerDevice);
+        log(`pipeline ${mix} × ${devices} devices (${events} events, ${plan.pipelineRuns} runs, with the transport ceiling)`);
         let threads = 0;
-        let events = 0;
+        let applied = 0;
         let ownReplay = 0;
         const wall: number[] = [];
         const logFile = join(dir, `pipe-${mix}-${devices}.dlog`);
         const s = await interleaved(plan.pipelineRuns, {
           pipeline: async () => {
             const first = wall.length === 0;
-            const r = await runPipeline({ mix, devices, events: plan.pipelineEvents, seed: plan.seed, out: logFile, keepLog: first });
+            const r = await runPipeline({ mix, devices, events, seed: plan.seed, out: logFile, keepLog: first });
             threads = r.threads;
-            events = r.events;
+            applied = r.events;
             wall.push(r.wallEps);
             if (first) {
-              // The very same events through replay: pipeline / replay without any difference of mix.
-              const rr = timeReplay(logFile);
+              // The very same events through replay, timed over the same stretch (the run's steady window).
+              const rr = timeReplay(logFile, r.window);
               ownReplay = rate(rr.events, rr.ms);
               rmSync(logFile, { force: true });
             }
             return r.eps;
           },
-          transport: async () => (await runPipeline({ mix, devices, events: plan.pipelineEvents, seed: plan.seed, noModel: true })).eps,
+          transport: async () => (await runPipeline({ mix, devices, events, seed: plan.seed, noModel: true })).eps,
         });
         const rep = replayEps.get(mix) ?? 0;
         const row: PipelineRow = {
-          mix, devices, threads, events, pipeline: s.pipeline, pipelineWall: summarize(wall), transport: s.transport,
+          mix, devices, threads, events: applied, pipeline: s.pipeline, pipelineWall: summarize(wall), transport: s.transport,
           ratioToReplay: rep ? s.pipeline.median / rep : 0,
           ownReplay,
           ratioToOwnReplay: ownReplay ? s.pipeline.median / ownReplay : 0,
@@ -155,14 +160,15 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
   }
 
   if (want.has('memory') || want.has('seek')) {
+    // One long run serves both: its process's RSS, then `dmasim replay --until N` on its log (the
+    // replay's RSS at a tenth and at the end of the log come from those commands).
     const file = join(dir, `long-${plan.memoryMix}.dlog`);
-    log(`memory: ${plan.memoryEvents} events of ${plan.memoryMix} with ${plan.memoryDevices} devices, then its replay (child processes)`);
+    log(`memory: a ${plan.memoryEvents}-event stress run of ${plan.memoryMix} with ${plan.memoryDevices} devices (child process)`);
     res.memory = measureMemory(plan.memoryMix, plan.memoryDevices, plan.memoryEvents, plan.seed, file);
-    log(`  stress peak RSS ${(res.memory.stress.maxRss / 2 ** 20).toFixed(0)} MiB, replay peak RSS ${(res.memory.replay.maxRss / 2 ** 20).toFixed(0)} MiB`);
-    if (want.has('seek')) {
-      log(`seek: dmasim replay --until N on the ${res.memory.events}-event log (${plan.seekRuns} runs)`);
-      res.seek = measureSeek(file, res.memory.events, plan.seekRuns);
-    }
+    log(`  stress peak RSS ${(res.memory.stress.maxRss / 2 ** 20).toFixed(0)} MiB`);
+    log(`seek: dmasim replay --until N on the ${res.memory.events}-event log (N = 1, a tenth, the middle, the end; ${plan.seekRuns} run(s) each)`);
+    res.seek = measureSeek(file, res.memory.events, plan.seekRuns);
+    rmSync(file, { force: true });
   }
 
   res.targets = targets(res);

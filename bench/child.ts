@@ -1,9 +1,7 @@
-// Child-process entry for the memory figure: a stress run or a replay in a fresh process, so its
-// peak RSS (getrusage maxrss, every thread included) belongs to that run alone. Prints one JSON line.
-//   tsx bench/child.ts stress MIX DEVICES EVENTS LOG SEED
-//   tsx bench/child.ts replay LOG
+// Child-process entry for the memory figure: a stress run in a fresh process, so its peak RSS
+// (getrusage maxrss, every thread included) belongs to that run alone; RSS is sampled every tenth
+// of the run. Prints one JSON line.   tsx bench/child.ts stress MIX DEVICES EVENTS LOG SEED
 
-import { replay } from '../packages/core/src/index.ts';
 import { runStress } from '../packages/workers/src/index.ts';
 import { MIXES, parseMixes } from './mixes.ts';
 import { now } from './stats.ts';
@@ -44,13 +42,6 @@ async function main(argv: string[]): Promise<ChildResult> {
     const t = now();
     const r = await runStress({ config, programs, schedule: { mode: 'free' }, out: log!, dmasimVersion: 'bench', onEvent: () => s.tick(++k) });
     return { events: r.events, ms: now() - t, rss: s.rss, maxRss: process.resourceUsage().maxRSS * 1024, verdict: r.end };
-  }
-  if (what === 'replay') {
-    const [log, every] = rest;
-    const s = sampler(Number(every));
-    const t = now();
-    const r = replay(log!, { onEvent: (rec) => s.tick(rec.seq) });
-    return { events: r.events, ms: now() - t, rss: s.rss, maxRss: process.resourceUsage().maxRSS * 1024, verdict: r.verdict };
   }
   throw new Error(`bench/child.ts: unknown command ${what}`);
 }

@@ -1,23 +1,33 @@
-// Figures 5 and 6: peak RSS of a long stress run and of its replay (each in its own process), RSS
-// sampled along the way to show it does not grow with run length; then the time `dmasim replay
-// --until N` takes to reach the middle and the end of that log, against the same command's
-// start-up time (--until 1) measured alongside.
+// Figures 5 and 6: a long stress run in its own process (peak RSS, RSS sampled every tenth of the
+// run to show it does not grow with run length), then `dmasim replay LOG --until N` on its log,
+// each command its own process, timed and with its peak RSS (GNU time's maxrss): N = 1 (start-up),
+// a tenth of the log, the middle and the end. A replay stopped at N holds what a full replay holds
+// at N, so the tenth / end pair is the replay's RSS at 1 M and at 10 M events.
 
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildResult } from './child.ts';
 import type { MixName } from './mixes.ts';
 import { now, summarize, type Summary } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
+const GNU_TIME = '/usr/bin/time';
 
-function tsx(args: string[]): { stdout: string; ms: number; status: number | null; stderr: string } {
+interface Ran { stdout: string; stderr: string; ms: number; status: number | null; maxRss: number | null }
+
+/** Runs `node --import tsx ARGS` (under GNU time when present, for the peak RSS). */
+function tsx(args: string[]): Ran {
+  const node = [process.execPath, '--import', 'tsx', ...args];
+  const timed = existsSync(GNU_TIME);
   const t = now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = timed
+    ? spawnSync(GNU_TIME, ['-f', 'dmasim-bench-maxrss %M', ...node], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 })
+    : spawnSync(node[0]!, node.slice(1), { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20 });
   const ms = now() - t;
   if (r.error) throw r.error;
-  return { stdout: r.stdout, stderr: r.stderr, ms, status: r.status };
+  const m = /dmasim-bench-maxrss (\d+)/.exec(r.stderr);
+  return { stdout: r.stdout, stderr: r.stderr, ms, status: r.status, maxRss: m ? Number(m[1]) * 1024 : null };
 }
 
 function child(args: string[]): ChildResult {
@@ -32,15 +42,12 @@ export interface MemoryFigure {
   events: number;
   logBytes: number;
   stress: ChildResult;
-  replay: ChildResult;
 }
 
 export function measureMemory(mix: MixName, devices: number, events: number, seed: bigint, log: string): MemoryFigure {
   const stress = child(['stress', mix, String(devices), String(events), log, String(seed)]);
   if (stress.verdict !== 'completed') throw new Error(`memory stress run ended ${stress.verdict}`);
-  const replay = child(['replay', log, String(Math.max(1, Math.floor(stress.events / 10)))]);
-  if (replay.verdict !== 'identical') throw new Error(`memory replay: ${replay.verdict}`);
-  return { mix, devices, events: stress.events, logBytes: statSync(log).size, stress, replay };
+  return { mix, devices, events: stress.events, logBytes: statSync(log).size, stress };
 }
 
 /** RSS closest to after `n` events. */
@@ -50,28 +57,42 @@ export function rssAt(r: ChildResult, n: number): number {
   return best?.bytes ?? 0;
 }
 
+export interface SeekPoint {
+  until: number;
+  /** Wall time of the whole command (ms). */
+  ms: Summary;
+  /** Peak RSS of the command (bytes), null without GNU time. */
+  maxRss: number | null;
+}
+
 export interface SeekFigure {
   events: number;
-  /** `dmasim replay LOG --until 1`: process start-up, log open, one event. */
-  startup: Summary;
-  middle: { until: number; ms: Summary };
-  end: { until: number; ms: Summary };
+  /** `--until 1`: process start-up, log open, machine construction, one event. */
+  startup: SeekPoint;
+  tenth: SeekPoint;
+  middle: SeekPoint;
+  end: SeekPoint;
 }
 
 export function measureSeek(log: string, events: number, runs: number): SeekFigure {
-  const mid = Math.floor(events / 2);
-  const go = (until: number): number => {
-    const r = tsx([join(ROOT, 'packages', 'cli', 'src', 'bin.ts'), 'replay', log, '--until', String(until)]);
-    if (r.status !== 0 || !r.stdout.includes(`up to event ${until}`)) throw new Error(`dmasim replay --until ${until} exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-    return r.ms;
+  const go = (until: number): SeekPoint => {
+    const ms: number[] = [];
+    let maxRss: number | null = null;
+    for (let i = 0; i < runs; i++) {
+      const r = tsx([join(ROOT, 'packages', 'cli', 'src', 'bin.ts'), 'replay', log, '--until', String(until)]);
+      if (r.status !== 0 || !r.stdout.includes(`up to event ${until}`)) {
+        throw new Error(`dmasim replay --until ${until} exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+      }
+      ms.push(r.ms);
+      if (r.maxRss !== null) maxRss = Math.max(maxRss ?? 0, r.maxRss);
+    }
+    return { until, ms: summarize(ms), maxRss };
   };
-  const s: number[] = [];
-  const m: number[] = [];
-  const e: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    s.push(go(1));
-    m.push(go(mid));
-    e.push(go(events));
-  }
-  return { events, startup: summarize(s), middle: { until: mid, ms: summarize(m) }, end: { until: events, ms: summarize(e) } };
+  return {
+    events,
+    startup: go(1),
+    tenth: go(Math.max(1, Math.floor(events / 10))),
+    middle: go(Math.max(1, Math.floor(events / 2))),
+    end: go(events),
+  };
 }

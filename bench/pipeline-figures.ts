@@ -4,6 +4,7 @@
 // coordinator, with the model replaced by a constant-time NullModel and no log.
 
 import { rmSync } from 'node:fs';
+import type { Event } from '../packages/core/src/index.ts';
 import { runStress, type Model, type StressResult } from '../packages/workers/src/index.ts';
 import { MIXES, type MixName } from './mixes.ts';
 import { NullModel } from './null-model.ts';
@@ -11,13 +12,15 @@ import { now, rate } from './stats.ts';
 
 export interface PipelineRun {
   events: number;
-  /** Steady-state rate: from the moment every device has had an event applied to the last event (thread start-up excluded). */
+  /** Steady-state rate: from the moment every device has had an event applied until the first program ends (thread start-up and the ragged end excluded). */
   eps: number;
   /** Rate over the whole runStress call, thread start-up and teardown included. */
   wallEps: number;
   wallMs: number;
   threads: number;
   end: string;
+  /** The steady window as event sequence numbers (to replay exactly the same stretch). */
+  window: { first: number; last: number };
 }
 
 export interface PipelineOptions {
@@ -36,7 +39,8 @@ export interface PipelineOptions {
 export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   const { config, programs } = MIXES[o.mix].build(o.devices, Math.ceil(o.events / o.devices), o.seed);
   // The steady window opens once every device has had an event applied (all threads are up and
-  // compiled) and closes at the last event; sampled every 256 events to keep the hook cheap.
+  // compiled) and closes when the first program ends (its final `unbind`): in between every device
+  // is running. Sampled every 256 events to keep the hook cheap.
   let n = 0;
   let waiting = o.devices;
   const seen = new Uint8Array(o.devices);
@@ -44,8 +48,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   let nFirst = 0;
   let tLast = 0;
   let nLast = 0;
-  const onEvent = (_seq: number, dev: number): void => {
-    n++;
+  let closed = false;
+  const onEvent = (seq: number, dev: number, ev: Event): void => {
+    n = seq;
+    if (closed) return;
     if (waiting > 0) {
       if (dev >= 0 && !seen[dev]) {
         seen[dev] = 1;
@@ -54,6 +60,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
           nFirst = n;
         }
       }
+    } else if (ev.op === 'unbind') {
+      tLast = now();
+      nLast = n;
+      closed = true;
     } else if ((n & 255) === 0) {
       tLast = now();
       nLast = n;
@@ -81,5 +91,6 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
     wallMs,
     threads: r.threads,
     end: r.end,
+    window: { first: nFirst, last: nLast },
   };
 }

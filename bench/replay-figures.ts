@@ -46,13 +46,36 @@ export interface Timed { events: number; ms: number }
 /** Keeps the decode loop's result observable so it cannot be optimised away. */
 export let sink = 0;
 
-/** `dmasim replay` without the printing: every event through a fresh Machine, digests and state hashes checked. */
-export function timeReplay(file: string): Timed {
+/**
+ * `dmasim replay` without the printing: every event through a fresh Machine, digests and state
+ * hashes checked. `ms` runs from the first event applied to the last — the same steady window the
+ * pipeline figure uses, so the ratio between them compares like with like; with `window`, from
+ * event `first` to event `last` exactly (a pipeline run's own window over its own log). `wholeMs`
+ * is the whole call (opening the log, building the machine, the final state hash).
+ */
+export function timeReplay(file: string, window?: { first: number; last: number }): Timed & { wholeMs: number } {
+  let n = 0;
+  let tFirst = 0;
+  let tLast = 0;
+  let nLast = 0;
   const t = now();
-  const r = replay(file);
-  const ms = now() - t;
+  const onEvent = window
+    ? (rec: LogRecord): void => {
+      if (rec.seq === window.first) tFirst = now();
+      else if (rec.seq === window.last) tLast = now();
+    }
+    : (): void => {
+      if (++n === 1) tFirst = now();
+      else if ((n & 255) === 0) {
+        tLast = now();
+        nLast = n;
+      }
+    };
+  const r = replay(file, { onEvent });
+  const wholeMs = now() - t;
   if (r.verdict !== 'identical') throw new Error(`replay of ${file}: ${r.verdict}${r.divergence ? ` at event ${r.divergence.seq} (${r.divergence.field})` : ''}`);
-  return { events: r.events, ms };
+  if (window && tLast > tFirst) return { events: window.last - window.first, ms: tLast - tFirst, wholeMs };
+  return nLast > 1 ? { events: nLast - 1, ms: tLast - tFirst, wholeMs } : { events: r.events, ms: wholeMs, wholeMs };
 }
 
 /** Reading and decoding alone (the floor under any replay of this log), `passes` times over. */
