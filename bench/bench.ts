@@ -25,7 +25,11 @@ export interface Plan {
   replayMixes: MixName[];
   /** Pipeline + transport: events per run, device counts, runs, mixes. */
   pipelineEvents: number;
-  /** ...but at least this many per device (a run must be long enough for every program to reach its steady state). */
+  /**
+   * ...but at least this many per device: each program must get well past its ring fill, and past
+   * the window of batches it queued while the other threads were still starting (8 × 256 records),
+   * or the steady window measures a start-up transient (64 devices: 8000 each).
+   */
   pipelineMinPerDevice: number;
   pipelineDevices: number[];
   pipelineRuns: number;
@@ -42,13 +46,13 @@ export function defaultPlan(quick: boolean): Plan {
     ? {
       quick, figures: [...FIGURES], seed: 1n,
       replayEvents: 50_000, replayDevices: 8, replayRuns: 3, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 100_000, pipelineMinPerDevice: 2000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
+      pipelineEvents: 100_000, pipelineMinPerDevice: 4000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
       memoryEvents: 150_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     }
     : {
       quick, figures: [...FIGURES], seed: 1n,
       replayEvents: 200_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 120_000, pipelineMinPerDevice: 3000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
+      pipelineEvents: 120_000, pipelineMinPerDevice: 8000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
       memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     };
 }

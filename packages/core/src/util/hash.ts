@@ -55,7 +55,18 @@ export class Hasher {
 
   bytes(d: Uint8Array): this {
     this.u32(d.length);
-    for (let i = 0; i < d.length; i++) this.byte(d[i]!);
+    // The same steps as byte(), with the lanes in locals: ~3x faster on the large memory chunks
+    // the state hash walks, and bit-identical (hash.test.ts checks it against byte()).
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < d.length; i++) {
+      const x = d[i]!;
+      a = Math.imul(a ^ x, 0x01000193) >>> 0;
+      b = Math.imul(b ^ x, 0x01000193) >>> 0;
+      b = (b ^ (b >>> 13)) >>> 0;
+    }
+    this.a = a;
+    this.b = b;
     return this;
   }
 
