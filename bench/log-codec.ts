@@ -38,7 +38,7 @@ function synthetic(): void {
       const naive = new Packr({ structures: [], int64AsType: 'bigint' });
       let naiveBytes = 0;
       const m = Math.min(n, 100_000);
-      for (const r of recs.slice(0, m)) naiveBytes += naive.pack({ ...r.event, result: r.digest.result, error: r.digest.error, path: r.digest.path, tag: parseInt(r.digest.detail.slice(0, 8), 16) }).length;
+      for (const r of recs.slice(0, m)) naiveBytes += naive.pack({ ...r.event, result: r.digest.result, error: r.digest.error, path: r.digest.path, tag: r.digest.hi }).length;
       console.log(
         `synthetic ${path.padEnd(8)} ${String(devices).padStart(2)} devs: ${(bytes / n).toFixed(2)} B/event (msgpackr shared-structure records: ${(naiveBytes / m).toFixed(1)}), ` +
           `write ${rate(n, writeMs)}, read+decode ${rate(n, readMs)}`,
@@ -95,7 +95,7 @@ function model(kind: 'direct' | 'swiotlb' | 'iommu-strict' | 'iommu-lazy'): void
   const recMs = performance.now() - t;
   t = performance.now();
   let dg = 0;
-  drive(new Machine(cfg), (_ev, o) => void (dg ^= outcomeDigest(o).detail.length));
+  drive(new Machine(cfg), (_ev, o) => void (dg ^= outcomeDigest(o).hi));
   const digestMs = performance.now() - t - applyMs;
   t = performance.now();
   const r = replay(file);

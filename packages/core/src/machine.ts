@@ -6,7 +6,7 @@ import type { MachineConfig } from './config.ts';
 import { emptyOutcome, type Event, type Outcome } from './events.ts';
 import { Kernel, KernelBug, ModelInputError } from './kernel.ts';
 import { EVENT_TICK_NS } from './platform/clock.ts';
-import { Hasher } from './util/hash.ts';
+import { Hasher, STATE_HASH_VERSION, type StateHashVersion } from './util/hash.ts';
 import { applyEvent } from './dma/mapping.ts';
 import { IO_TLB_SEGSIZE } from './dma/swiotlb.ts';
 
@@ -23,6 +23,11 @@ export interface MachineSummary {
 export class Machine {
   readonly k: Kernel;
   private applied = 0;
+  /**
+   * The definition stateHash() follows (util/hash.ts): the current one unless set, e.g. by replay
+   * to the version of the log it checks against. May be changed at any time.
+   */
+  hashVersion: StateHashVersion = STATE_HASH_VERSION;
 
   constructor(readonly config: MachineConfig) {
     this.k = new Kernel(config);
@@ -117,7 +122,7 @@ export class Machine {
     return bad;
   }
 
-  /** Stable digest of the whole model state. */
+  /** Stable digest of the whole model state (definition `hashVersion`: only memory's part differs). */
   stateHash(): string {
     const h = new Hasher();
     const k = this.k;
@@ -126,7 +131,7 @@ export class Machine {
     h.big(k.prng.stateValue);
     for (const d of k.deviceList) d.hashInto(h);
     k.hashInto(h);
-    k.mem.hashInto(h);
+    k.mem.hashInto(h, this.hashVersion);
     k.swiotlb.hashInto(h);
     k.iommu.hashInto(h);
     k.debug.hashInto(h);

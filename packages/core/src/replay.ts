@@ -5,8 +5,8 @@
 import type { MachineConfig } from './config.ts';
 import type { Event, Outcome } from './events.ts';
 import { Machine, type MachineSummary } from './machine.ts';
-import { chainDetail, type LogRecord } from './log/codec.ts';
-import { detailTag, Lanes, outcomeDigest, thrownDigest, type OutcomeDigest } from './log/digest.ts';
+import { chainDetail, type LogRecord, type StateMark } from './log/codec.ts';
+import { Lanes, outcomeDigest, thrownDigest, type OutcomeDigest } from './log/digest.ts';
 import type { LogHeader } from './log/format.ts';
 import { LogReader, type LogStatus } from './log/reader.ts';
 
@@ -63,7 +63,7 @@ function compare(rec: LogRecord, d: OutcomeDigest): Omit<Divergence, 'seq' | 'ev
   if (rec.result !== d.result) return { field: 'result', expected: hex(rec.result), actual: hex(d.result) };
   if (rec.error !== d.error) return { field: 'error', expected: String(rec.error), actual: String(d.error) };
   if (rec.path !== d.path) return { field: 'path', expected: rec.path, actual: d.path };
-  const tag = detailTag(d.detail);
+  const tag = d.hi;
   if (rec.tag !== tag) {
     return { field: 'detail', expected: tagHex(rec.tag), actual: tagHex(tag), note: 'trace/dmesg/findings/fault/data digest (top 32 bits) differs' };
   }
@@ -82,7 +82,10 @@ export function replay(src: string | LogReader, opts: ReplayOptions = {}): Repla
 
 function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
   const header = reader.header;
+  // The log's version decides the outcome digest and state hash definitions (log/format.ts).
+  const version = reader.version;
   const m = opts.machine ? opts.machine(header.config) : new Machine(header.config);
+  m.hashVersion = version === 1 ? 1 : 2;
   const res: ReplayResult = { verdict: 'identical', header, machine: m, events: 0, state: '', log: reader.status, statesChecked: 0 };
   const until = opts.until;
   let chain = new Lanes();
@@ -95,44 +98,59 @@ function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
     return res;
   };
 
-  for (const item of reader.items()) {
-    if ('record' in item) {
-      const rec = item.record;
-      if (reached) break;
+  const onEvent = opts.onEvent;
+  /** A state mark: checked when it was taken at the point reached (others cannot be). */
+  const checkMark = (mark: StateMark): ReplayResult | undefined => {
+    if (mark.seq !== res.events) return undefined;
+    const s = m.stateHash();
+    res.statesChecked++;
+    if (s !== mark.hash) return diverge({ seq: mark.seq, event: last?.event, field: 'state', expected: mark.hash, actual: s, note: `state hash after event ${mark.seq}` });
+    return undefined;
+  };
+
+  // Batch by batch, in the order LogReader.items() gives (marks taken before the batch's first
+  // event, then each record followed by the marks taken right after it, then the batch's chain),
+  // without an item object per event.
+  batches: for (const b of reader.batches()) {
+    const { records, states } = b;
+    let si = 0;
+    while (si < states.length && states[si]!.seq < b.firstSeq) {
+      const bad = checkMark(states[si++]!);
+      if (bad) return bad;
+    }
+    for (let i = 0; i < records.length; i++) {
+      if (reached) break batches;
+      const rec = records[i]!;
       let out: Outcome | undefined;
       let d: OutcomeDigest;
       try {
         out = m.apply(rec.event);
-        d = outcomeDigest(out);
+        d = outcomeDigest(out, version);
       } catch (e) {
         out = undefined;
         d = thrownDigest(e);
       }
       res.events++;
       last = rec;
-      chainDetail(chain, d.detail);
+      chainDetail(chain, d);
       const diff = compare(rec, d);
       if (diff) return diverge({ seq: rec.seq, event: rec.event, ...diff, ...(out ? { outcome: out } : {}) });
-      opts.onEvent?.(rec, out, m);
+      onEvent?.(rec, out, m);
       if (rec.seq === until) reached = true; // go on to check a state mark taken right here
-    } else if ('state' in item) {
-      const mark = item.state;
-      if (mark.seq !== res.events) continue; // only marks at the point reached can be checked
-      const s = m.stateHash();
-      res.statesChecked++;
-      if (s !== mark.hash) return diverge({ seq: mark.seq, event: last?.event, field: 'state', expected: mark.hash, actual: s, note: `state hash after event ${mark.seq}` });
-    } else {
-      if (reached) break;
-      const b = item.batchEnd;
-      const got = chain.hex();
-      chain = new Lanes();
-      if (got !== b.chain) {
-        const lastSeq = b.firstSeq + b.count - 1;
-        return diverge({
-          seq: lastSeq, event: b.records.at(-1)?.event, field: 'detail', expected: b.chain, actual: got,
-          note: `the outcome chain of events ${b.firstSeq}..${lastSeq} differs although every 32-bit tag matched`,
-        });
+      while (si < states.length && states[si]!.seq === rec.seq) {
+        const bad = checkMark(states[si++]!);
+        if (bad) return bad;
       }
+    }
+    if (reached) break;
+    const got = chain.hex();
+    chain = new Lanes();
+    if (got !== b.chain) {
+      const lastSeq = b.firstSeq + b.count - 1;
+      return diverge({
+        seq: lastSeq, event: b.records.at(-1)?.event, field: 'detail', expected: b.chain, actual: got,
+        note: `the outcome chain of events ${b.firstSeq}..${lastSeq} differs although every 32-bit tag matched`,
+      });
     }
   }
 

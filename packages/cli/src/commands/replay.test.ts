@@ -100,7 +100,7 @@ describe('dmasim run --record / replay', () => {
     b[8] = 3;
     writeFileSync(join(dir, 'v3.dlog'), b);
     expect(await main(['replay', join(dir, 'v3.dlog')])).toBe(2);
-    expect(io.stderr).toContain('log format version 3 is not supported (this dmasim reads version 1)');
+    expect(io.stderr).toContain('log format version 3 is not supported (this dmasim reads versions 1 and 2)');
     expect(await main(['log', SCENARIO])).toBe(2);
     expect(io.stderr).toContain('not a dmasim event log');
     expect(await main(['replay', join(dir, 'nope.dlog')])).toBe(2);

@@ -21,6 +21,11 @@ export function writeBytes(size: number, data: Uint8Array | undefined, fill: num
   return new Uint8Array(size).fill(fill ?? 0);
 }
 
+/** A size the fast path takes; anything else (invalid or huge) goes through writeBytes as before. */
+function isLength(size: number): boolean {
+  return Number.isSafeInteger(size) && size >= 0 && size <= 0x7fffffff;
+}
+
 function dirName(dir: number): string {
   return DIR_DEBUG_NAMES[dir] ?? String(dir);
 }
@@ -59,37 +64,49 @@ function checkDeviceAccess(k: Kernel, dev: Device, addr: bigint, size: number, w
 
 /** dev-read / dev-write on a direct or ops device (IOMMU devices delegate). Reads land in k.out.data. */
 export function dev_access(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill: number | undefined): void {
-  const bytes = write ? writeBytes(size, data, fill) : undefined;
+  // writeBytes checks data's length (bad input throws before anything changes); a fill is stored
+  // without building a buffer for it.
+  const bytes = write && (data || !isLength(size)) ? writeBytes(size, data, fill) : undefined;
   if (dev.dmaIommu) {
     k.out.path = 'iommu';
-    iommu_dev_access(k, dev, addr, size, write, bytes);
+    iommu_dev_access(k, dev, addr, size, write, bytes, fill);
     return;
   }
   k.out.path = dev.hasOps ? 'ops' : 'direct';
   k.out.fault = 'none';
-  const what = `${dev.name} ${write ? 'writes' : 'reads'} [device address=${hex016(addr)}] [size=${size} bytes]`;
   const bad = checkDeviceAccess(k, dev, addr, size, write);
   if (bad?.kind === 'unmapped-access') {
-    k.finding('unmapped-access', `${what} outside every live mapping of the device`);
+    k.finding('unmapped-access', `${accessText(dev, addr, size, write)} outside every live mapping of the device`);
   } else if (bad?.m) {
     const m = bad.m;
-    k.finding('direction-violation', `${what} against the direction of its mapping [device address=${hex016(m.addr)}] [size=${m.size} bytes] [mapped with ${dirName(m.dir)}]`);
+    k.finding('direction-violation', `${accessText(dev, addr, size, write)} against the direction of its mapping [device address=${hex016(m.addr)}] [size=${m.size} bytes] [mapped with ${dirName(m.dir)}]`);
   }
   const phys = dma_to_phys(dev, addr);
   if (phys === U64_MAX) {
     // No dma-ranges window holds the address: the transaction reaches no memory. A read completes
     // with all-ones, as an unsupported request does on PCI.
-    if (!bad) k.finding('unmapped-access', `${what} outside every dma-ranges window of the device`);
+    if (!bad) k.finding('unmapped-access', `${accessText(dev, addr, size, write)} outside every dma-ranges window of the device`);
     if (!write) k.out.data = new Uint8Array(size).fill(0xff);
     return;
   }
-  if (write) k.mem.write(phys, bytes!);
+  if (write) storeBytes(k, phys, size, data, fill);
   else k.out.data = k.mem.read(phys, size);
+}
+
+/** Formatted only when a finding needs it (dev_access runs for every device access). */
+function accessText(dev: Device, addr: bigint, size: number, write: boolean): string {
+  return `${dev.name} ${write ? 'writes' : 'reads'} [device address=${hex016(addr)}] [size=${size} bytes]`;
+}
+
+/** What writeBytes + mem.write do, without building a buffer for a fill (same resulting contents). */
+function storeBytes(k: Kernel, phys: bigint, size: number, data: Uint8Array | undefined, fill: number | undefined): void {
+  if (data) k.mem.write(phys, data);
+  else k.mem.fill(phys, size, (fill ?? 0) & 0xff);
 }
 
 /** cpu-read / cpu-write of physical memory; touching a buffer a device owns is a finding. */
 export function cpu_access(k: Kernel, phys: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill: number | undefined): void {
-  const bytes = write ? writeBytes(size, data, fill) : undefined;
+  const bytes = write && (data || !isLength(size)) ? writeBytes(size, data, fill) : undefined;
   k.out.path = 'none';
   // MMIO resources are never synced (no CPU ownership), coherent buffers are shared by design.
   const owned = k.live.overlappingCpu(phys, size).find((m) => m.owner === 'device' && !m.mmio);
@@ -100,6 +117,6 @@ export function cpu_access(k: Kernel, phys: bigint, size: number, write: boolean
         `[device address=${hex016(owned.addr)}] [size=${owned.size} bytes] [mapped with ${dirName(owned.dir)}]`,
     );
   }
-  if (write) k.mem.write(phys, bytes!);
+  if (write) storeBytes(k, phys, size, bytes, fill);
   else k.out.data = k.mem.read(phys, size);
 }

@@ -187,15 +187,25 @@ export class DmaDebug {
   /** check_unmap(): every mismatch is reported, then the entry is removed anyway. */
   check_unmap(ref: DebugRef): void {
     const entry = this.hash.bucket_find_exact(ref);
-    const at = hex016(ref.devAddr);
     if (!entry) {
       if (this.dma_mapping_error(ref.dev, ref.devAddr)) {
         this.err_printk(ref.dev, null, 'check_unmap', 'device driver tries to free an invalid DMA memory address');
       } else {
-        this.err_printk(ref.dev, null, 'check_unmap', `device driver tries to free DMA memory it has not allocated [device address=${at}] [size=${ref.size} bytes]`);
+        this.err_printk(ref.dev, null, 'check_unmap', `device driver tries to free DMA memory it has not allocated [device address=${hex016(ref.devAddr)}] [size=${ref.size} bytes]`);
       }
       return;
     }
+    if (
+      ref.size === entry.size && ref.type === entry.type && ref.direction === entry.direction &&
+      entry.mapErrType !== MAP_ERR_NOT_CHECKED && !(ref.sgCallEnts && ref.type === 'scatter-gather' && ref.sgCallEnts !== entry.sgCallEnts) &&
+      !(entry.type === 'coherent' || entry.type === 'noncoherent')
+    ) {
+      // The common case, nothing to report (checked without formatting the address).
+      this.hash.del(entry);
+      this.dma_entry_free(entry);
+      return;
+    }
+    const at = hex016(ref.devAddr);
     if (ref.size !== entry.size) {
       this.err_printk(ref.dev, entry, 'check_unmap', `device driver frees DMA memory with different size [device address=${at}] [map size=${entry.size} bytes] [unmap size=${ref.size} bytes]`);
     }
@@ -284,7 +294,9 @@ export class DmaDebug {
 
   /** debug_dma_mapping_error(): the first exact match still "not checked" becomes checked. */
   mark_checked(dev: Device, addr: bigint): void {
-    for (const entry of this.hash.bucket(hash_fn(addr))) {
+    const list = this.hash.bucket(hash_fn(addr));
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i]!;
       if (entry.dev !== dev || entry.devAddr !== addr) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) {
         entry.mapErrType = MAP_ERR_CHECKED;

@@ -6,8 +6,9 @@ import type { Hasher } from '../util/hash.ts';
 
 export const HASH_SIZE = 16384;
 const HASH_FN_SHIFT = 13n;
-const HASH_FN_MASK = BigInt(HASH_SIZE - 1);
 const BUCKET_SPAN = 1n << HASH_FN_SHIFT;
+/** log2(HASH_SIZE) + HASH_FN_SHIFT: the address bits the bucket index is taken from. */
+const HASH_FN_BITS = 27;
 
 /** type2name: entry types by the name dma-debug prints ("resource" up to 6.17, "phy" from 6.18). */
 export type DebugType = 'single' | 'scatter-gather' | 'coherent' | 'noncoherent' | 'resource' | 'phy';
@@ -43,7 +44,9 @@ export type DebugRef = Pick<DebugEntry, 'dev' | 'type' | 'paddr' | 'devAddr' | '
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 
 export function hash_fn(devAddr: bigint): number {
-  return Number((u64(devAddr) >> HASH_FN_SHIFT) & HASH_FN_MASK);
+  // (dev_addr >> 13) & (HASH_SIZE - 1), from the low 27 bits (one BigInt operation, not three:
+  // this runs for every map, unmap, sync and mapping-error check).
+  return Number(BigInt.asUintN(HASH_FN_BITS, devAddr)) >>> 13;
 }
 
 type MatchFn = (ref: DebugRef, entry: DebugEntry) => boolean;
@@ -58,9 +61,12 @@ function containing_match(a: DebugRef, b: DebugEntry): boolean {
   return b.devAddr <= a.devAddr && u64(b.devAddr + BigInt(b.size)) >= u64(a.devAddr + BigInt(a.size));
 }
 
+const EMPTY: readonly DebugEntry[] = Object.freeze([]);
+
 /** The hash table: bucket index → list in insertion order (list_add_tail). */
 export class DebugHash {
-  private readonly buckets = new Map<number, DebugEntry[]>();
+  /** HASH_SIZE lists (undefined while a bucket has never held an entry). */
+  private readonly buckets: (DebugEntry[] | undefined)[] = new Array<DebugEntry[] | undefined>(HASH_SIZE).fill(undefined);
   private live = 0;
 
   get size(): number {
@@ -70,25 +76,25 @@ export class DebugHash {
   /** hash_bucket_add */
   add(entry: DebugEntry): void {
     const idx = hash_fn(entry.devAddr);
-    const list = this.buckets.get(idx);
+    const list = this.buckets[idx];
     if (list) list.push(entry);
-    else this.buckets.set(idx, [entry]);
+    else this.buckets[idx] = [entry];
     this.live++;
   }
 
   /** hash_bucket_del */
   del(entry: DebugEntry): void {
     const idx = hash_fn(entry.devAddr);
-    const list = this.buckets.get(idx);
+    const list = this.buckets[idx];
     const at = list ? list.indexOf(entry) : -1;
     if (!list || at < 0) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
-    list.splice(at, 1);
-    if (list.length === 0) this.buckets.delete(idx);
+    if (at === list.length - 1) list.pop();
+    else list.splice(at, 1);
     this.live--;
   }
 
   bucket(idx: number): readonly DebugEntry[] {
-    return this.buckets.get(idx) ?? [];
+    return this.buckets[idx] ?? EMPTY;
   }
 
   /**
@@ -97,12 +103,13 @@ export class DebugHash {
    * perfect one give "not found".
    */
   private find(idx: number, ref: DebugRef, match: MatchFn): DebugEntry | undefined {
-    const list = this.buckets.get(idx);
+    const list = this.buckets[idx];
     if (!list) return undefined;
     let ret: DebugEntry | undefined;
     let matches = 0;
     let lastLvl = -1;
-    for (const entry of list) {
+    for (let i = 0; i < list.length; i++) {
+      const entry = list[i]!;
       if (!match(ref, entry)) continue;
       matches++;
       let lvl = 0;
@@ -144,8 +151,9 @@ export class DebugHash {
 
   /** Every live entry, walking buckets 0..16383 and each list in order (dump_show's walk). */
   *walk(): Generator<{ idx: number; entry: DebugEntry }> {
-    for (const idx of [...this.buckets.keys()].sort((a, b) => a - b)) {
-      for (const entry of this.buckets.get(idx)!) yield { idx, entry };
+    for (let idx = 0; idx < HASH_SIZE; idx++) {
+      const list = this.buckets[idx];
+      if (list) for (const entry of list) yield { idx, entry };
     }
   }
 }

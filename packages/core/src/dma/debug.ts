@@ -21,7 +21,11 @@ function mapSite(k: Kernel, hook: string, api: string): MapSite {
 }
 
 function newEntry(k: Kernel, e: Omit<DebugEntry, 'site'>, hook: string, api: string): DebugEntry {
-  return k.debug.dma_entry_alloc({ ...e, site: mapSite(k, hook, api) });
+  // Field by field rather than a spread: every entry gets the same object shape (hot path).
+  return k.debug.dma_entry_alloc({
+    dev: e.dev, type: e.type, paddr: e.paddr, devAddr: e.devAddr, size: e.size, direction: e.direction,
+    sgCallEnts: e.sgCallEnts, sgMappedEnts: e.sgMappedEnts, mapErrType: e.mapErrType, site: mapSite(k, hook, api),
+  });
 }
 
 // ---- hooks called by mapping.ts, where the kernel calls debug_* ----

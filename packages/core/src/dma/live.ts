@@ -32,6 +32,8 @@ export interface LiveMapping {
   /** For sg: the element count passed to dma_map_sg. */
   readonly nents: number;
   owner: Owner;
+  /** Scratch for SpanIndex queries (the query that last collected it); not part of the state. */
+  seen?: number;
 }
 
 /**
@@ -63,7 +65,7 @@ class SpanIndex {
   }
 
   remove(m: LiveMapping, spans: readonly Span[]): void {
-    const w = this.wide.indexOf(m);
+    const w = this.wide.length ? this.wide.indexOf(m) : -1;
     if (w >= 0) {
       this.wide.splice(w, 1);
       return;
@@ -74,25 +76,47 @@ class SpanIndex {
         const list = this.granules.get(g);
         if (!list) continue;
         const i = list.indexOf(m);
-        if (i >= 0) list.splice(i, 1);
-        if (!list.length) this.granules.delete(g);
+        if (i < 0) continue;
+        if (list.length === 1) this.granules.delete(g);
+        else if (i === list.length - 1) list.pop();
+        else list.splice(i, 1);
       }
     }
   }
 
-  /** Candidates for [start, end) (a superset of the overlapping ones), or null when the range is too wide to look up granule by granule. */
-  candidates(start: bigint, end: bigint): LiveMapping[] | null {
+  /**
+   * The mappings whose `bus` (or `cpu`) spans overlap [start, end), sorted by id; null when the
+   * range is too wide to look up granule by granule. Each mapping is taken once (a query stamp
+   * instead of a search of the result).
+   */
+  query(start: bigint, end: bigint, bus: boolean): LiveMapping[] | null {
     const first = firstGranule(start);
     const last = Number((end - 1n) >> GRANULE_SHIFT);
     if (last - first > 4 * MAX_GRANULES) return null;
-    const out = this.wide.slice();
+    const q = ++queryStamp;
+    const out: LiveMapping[] = [];
+    for (let i = 0; i < this.wide.length; i++) {
+      const m = this.wide[i]!;
+      m.seen = q;
+      if (overlaps(bus ? m.bus : m.cpu, start, end)) out.push(m);
+    }
     for (let g = first; g <= last; g++) {
       const list = this.granules.get(g);
-      if (list) for (const m of list) if (!out.includes(m)) out.push(m);
+      if (!list) continue;
+      for (let i = 0; i < list.length; i++) {
+        const m = list[i]!;
+        if (m.seen === q) continue;
+        m.seen = q;
+        if (overlaps(bus ? m.bus : m.cpu, start, end)) out.push(m);
+      }
     }
+    if (out.length > 1) out.sort(byId);
     return out;
   }
 }
+
+let queryStamp = 0;
+const byId = (a: LiveMapping, b: LiveMapping): number => a.id - b.id;
 
 function firstGranule(start: bigint): number {
   return Number(start >> GRANULE_SHIFT);
@@ -108,7 +132,11 @@ function granules(start: bigint, len: number): number {
 }
 
 function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
-  return spans.some((s) => s.start < end && s.start + BigInt(s.len) > start);
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i]!;
+    if (s.start < end && s.start + BigInt(s.len) > start) return true;
+  }
+  return false;
 }
 
 export class LiveMappings {
@@ -140,7 +168,7 @@ export class LiveMappings {
   }
 
   addSingle(dev: number, devName: string, kind: 'single' | 'coherent', addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean): LiveMapping {
-    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device' });
+    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0 });
   }
 
   /** An sg mapping: bus spans are the mapped entries (dma-iommu may merge elements), CPU spans the inputs. */
@@ -150,7 +178,7 @@ export class LiveMappings {
     const bus = sg.dma.map((d) => ({ start: d.addr, len: d.len }));
     const cpu = sg.segments.map((x) => ({ start: x.phys, len: x.size }));
     const size = sg.dma.reduce((n, d) => n + d.len, 0);
-    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device' });
+    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0 });
   }
 
   private add(e: LiveMapping): LiveMapping {
@@ -169,11 +197,20 @@ export class LiveMappings {
     const map = this.perDev[dev];
     const list = map?.get(addr);
     if (!map || !list) return null;
-    let i = list.findIndex((m) => m.kind === kind && m.size === size);
-    if (i < 0) i = list.findIndex((m) => m.kind === kind);
+    let i = -1;
+    for (let j = 0; j < list.length; j++) {
+      const c = list[j]!;
+      if (c.kind !== kind) continue;
+      if (c.size === size) {
+        i = j;
+        break;
+      }
+      if (i < 0) i = j; // the first of the kind, unless one with the same size follows
+    }
     if (i < 0) return null;
-    const m = list.splice(i, 1)[0]!;
-    if (!list.length) map.delete(addr);
+    const m = list[i]!;
+    if (list.length === 1) map.delete(addr);
+    else list.splice(i, 1);
     this.busIdx[dev]!.remove(m, m.bus);
     this.cpuIdx.remove(m, m.cpu);
     this.total--;
@@ -190,28 +227,24 @@ export class LiveMappings {
 
   /** Mappings of one device with a bus span overlapping [addr, addr+size). */
   overlappingBus(dev: number, addr: bigint, size: number): LiveMapping[] {
-    const out: LiveMapping[] = [];
     const end = addr + BigInt(Math.max(size, 1));
-    const cands = this.busIdx[dev]?.candidates(addr, end);
-    if (cands) {
-      for (const m of cands) if (overlaps(m.bus, addr, end)) out.push(m);
-    } else {
-      for (const list of this.perDev[dev]?.values() ?? []) for (const m of list) if (overlaps(m.bus, addr, end)) out.push(m);
-    }
-    return out.sort((a, b) => a.id - b.id);
+    const idx = this.busIdx[dev];
+    if (!idx) return [];
+    const found = idx.query(addr, end, true);
+    if (found) return found;
+    const out: LiveMapping[] = [];
+    for (const list of this.perDev[dev]?.values() ?? []) for (const m of list) if (overlaps(m.bus, addr, end)) out.push(m);
+    return out.sort(byId);
   }
 
   /** Every mapping of every device with a CPU span overlapping [phys, phys+size), by id. */
   overlappingCpu(phys: bigint, size: number): LiveMapping[] {
-    const out: LiveMapping[] = [];
     const end = phys + BigInt(Math.max(size, 1));
-    const cands = this.cpuIdx.candidates(phys, end);
-    if (cands) {
-      for (const m of cands) if (overlaps(m.cpu, phys, end)) out.push(m);
-    } else {
-      for (const map of this.perDev) for (const list of map?.values() ?? []) for (const m of list) if (overlaps(m.cpu, phys, end)) out.push(m);
-    }
-    return out.sort((a, b) => a.id - b.id);
+    const found = this.cpuIdx.query(phys, end, false);
+    if (found) return found;
+    const out: LiveMapping[] = [];
+    for (const map of this.perDev) for (const list of map?.values() ?? []) for (const m of list) if (overlaps(m.cpu, phys, end)) out.push(m);
+    return out.sort(byId);
   }
 
   /** Every live mapping, by id (for summaries and invariant checks). */

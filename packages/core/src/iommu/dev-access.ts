@@ -16,8 +16,10 @@ import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, report_iommu_fault, type IommuDoma
 function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint, end: bigint): boolean {
   const m = dom.live.get(owner);
   if (!m || m.dev !== dev.name) return false;
+  const rs = m.ranges;
+  if (rs.length === 1) return rs[0]!.start <= start && rs[0]!.end >= end; // the usual case: one range
   let pos = start;
-  for (const r of [...m.ranges].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))) {
+  for (const r of [...rs].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))) {
     if (r.start <= pos && r.end > pos) pos = r.end;
     if (pos >= end) return true;
   }
@@ -25,11 +27,13 @@ function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint, en
 }
 
 /** Device-side access through the IOMMU (IOTLB, then IO page table). */
-export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean, data: Uint8Array | undefined): void {
+/** A write carries `data`, or else `fill` (default 0) in every byte. */
+export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill?: number): void {
   const dom = k.iommu.domainOf(dev);
   const need = write ? IOMMU_WRITE : IOMMU_READ;
   const g = dom.granule;
-  const payload = write ? (data ?? new Uint8Array(size)) : undefined;
+  const payload = write ? data : undefined;
+  const fillByte = (fill ?? 0) & 0xff;
   const chunks: Uint8Array[] = [];
   let fault: Fault = 'none';
   let stalePages = 0;
@@ -65,6 +69,7 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
     }
     const phys = tr.phys + BigInt(off);
     if (payload) k.mem.write(phys, payload.subarray(done, done + n));
+    else if (write) k.mem.fill(phys, n, fillByte);
     else chunks.push(k.mem.read(phys, n));
     if (stale) {
       if (stalePages++ === 0) staleAt = a;
@@ -87,6 +92,10 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   if (fault === 'unmapped' || fault === 'permission') {
     k.out.error = true;
   } else if (!write) {
+    if (chunks.length === 1 && chunks[0]!.length === size) {
+      k.out.data = chunks[0]!; // one page: the read already is the whole buffer
+      return;
+    }
     const out = new Uint8Array(size);
     let p = 0;
     for (const c of chunks) {

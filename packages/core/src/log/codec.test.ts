@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Event } from '../events.ts';
 import { BatchEncoder, decodeBatch } from './codec.ts';
-import { detailTag, type OutcomeDigest } from './digest.ts';
+import type { OutcomeDigest } from './digest.ts';
 import { arbRecord, syntheticMapUnmap } from './test-helpers.ts';
 
 function roundTrip(recs: { event: Event; digest: OutcomeDigest }[], firstSeq = 1) {
@@ -23,7 +23,7 @@ function expectSame(recs: { event: Event; digest: OutcomeDigest }[], firstSeq = 
     expect(got.error).toBe(r.digest.error);
     expect(got.path).toBe(r.digest.path);
     expect(got.thrown).toBe(r.digest.thrown);
-    expect(got.tag).toBe(detailTag(r.digest.detail));
+    expect(got.tag).toBe(r.digest.hi);
   });
   return payload.length;
 }
@@ -51,7 +51,7 @@ describe('batch codec', () => {
       { op: 'cpu-write', cpu: 1, phys: 0n, size: 2, data: new Uint8Array([1, 2]) },
       { op: 'future-op', cpu: 0, x: [1n, 'y'] },
     ] as unknown as Event[];
-    expectSame(weird.map((event) => ({ event, digest: { result: (1n << 64n) - 1n, error: true, path: 'none', detail: '0123456789abcdef' } })));
+    expectSame(weird.map((event) => ({ event, digest: { result: (1n << 64n) - 1n, error: true, path: 'none', hi: 0x01234567, lo: 0x89abcdef } })));
   });
 
   it('records state hashes and the outcome chain', () => {

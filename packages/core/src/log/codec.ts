@@ -4,7 +4,7 @@
 // stands alone. decode.ts reads it back.
 
 import type { Event, Path, Segment, SgList } from '../events.ts';
-import { hex8, Lanes, type OutcomeDigest } from './digest.ts';
+import { Lanes, type OutcomeDigest } from './digest.ts';
 import { packr } from './format.ts';
 import { schemaOf, type OpSchema } from './schema.ts';
 import { packableSegments, packableSg, SegEncoder, writeDma } from './sglist.ts';
@@ -101,12 +101,11 @@ function packable(ev: Record<string, unknown>, sc: OpSchema): boolean {
   return true;
 }
 
-/** Feeds one event's full detail digest into a batch's outcome chain; returns its tag. */
-export function chainDetail(chain: Lanes, detail: string): number {
-  const hi = hex8(detail, 0);
-  chain.w(hi);
-  chain.w(hex8(detail, 8));
-  return hi;
+/** Feeds one event's full detail digest (both halves) into a batch's outcome chain; returns its tag. */
+export function chainDetail(chain: Lanes, d: { hi: number; lo: number }): number {
+  chain.w(d.hi);
+  chain.w(d.lo);
+  return d.hi;
 }
 
 export class BatchEncoder {
@@ -240,7 +239,7 @@ export class BatchEncoder {
       scope.results.set(d.path, r);
       if (sc.mapLike) scope.hist.set(Number(r), { addr: r, ord: ++scope.ord, size: ev.size as number });
     }
-    this.tags.u32(chainDetail(this.chain, d.detail));
+    this.tags.u32(chainDetail(this.chain, d));
     this.count++;
   }
 

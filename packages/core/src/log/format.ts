@@ -8,7 +8,14 @@ import { crc32c } from './crc32c.ts';
 
 /** "\x89DMALOG\n": the high byte catches 7-bit transfers, the newline catches CRLF conversion. */
 export const LOG_MAGIC = Uint8Array.from([0x89, 0x44, 0x4d, 0x41, 0x4c, 0x4f, 0x47, 0x0a]);
-export const LOG_FORMAT_VERSION = 1;
+/**
+ * The version new logs are written with. 2: read data is folded into the outcome digest a 32-bit
+ * word per step and state hashes fold cached per-chunk memory digests (docs/log-format.md,
+ * "Version history"). Version 1 logs are still read and replayed with version 1's definitions.
+ */
+export const LOG_FORMAT_VERSION = 2;
+/** Every version this code reads (and replays with that version's digest and state-hash definitions). */
+export const LOG_FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 export const PREAMBLE_BYTES = 12;
 export const FRAME_HEADER_BYTES = 28;
 /** Refuse frames larger than this even when their header checks out (a writer never makes one). */
@@ -61,18 +68,19 @@ export function preamble(): Uint8Array {
   return b;
 }
 
-/** Checks the preamble: magic, a version this code reads, reserved bytes zero. */
-export function checkPreamble(b: Uint8Array, what: string): void {
+/** Checks the preamble: magic, a version this code reads, reserved bytes zero. Returns the version. */
+export function checkPreamble(b: Uint8Array, what: string): number {
   if (b.length < PREAMBLE_BYTES || LOG_MAGIC.some((m, i) => b[i] !== m)) {
     throw new LogFormatError(`${what}: not a dmasim event log (bad magic)`);
   }
   const version = b[8]! | (b[9]! << 8);
-  if (version !== LOG_FORMAT_VERSION) {
+  if (!LOG_FORMAT_VERSIONS_READ.includes(version)) {
     throw new LogVersionError(
-      `${what}: log format version ${version} is not supported (this dmasim reads version ${LOG_FORMAT_VERSION}); use the dmasim version that wrote it`,
+      `${what}: log format version ${version} is not supported (this dmasim reads versions ${LOG_FORMAT_VERSIONS_READ.join(' and ')}); use the dmasim version that wrote it`,
     );
   }
   if (b[10] !== 0 || b[11] !== 0) throw new LogFormatError(`${what}: log preamble is damaged (reserved bytes are not zero)`);
+  return version;
 }
 
 export interface FrameHeader {

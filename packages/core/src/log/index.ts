@@ -1,6 +1,6 @@
 // The event log: format, writer, streaming reader. The only part of core that does I/O.
 export { crc32c } from './crc32c.ts';
-export { outcomeDigest, thrownDigest, detailTag, errorCode, type OutcomeDigest } from './digest.ts';
+export { outcomeDigest, thrownDigest, detailHex, detailTag, errorCode, type OutcomeDigest } from './digest.ts';
 export {
   LOG_MAGIC, LOG_FORMAT_VERSION, LogFormatError, LogVersionError, type LogHeader, type EndRecord,
 } from './format.ts';

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultDevice, defaultPlatform, type MachineConfig } from '../config.ts';
 import { Prng } from '../util/prng.ts';
-import { detailTag } from './digest.ts';
-import { FRAME_HEADER_BYTES, LogFormatError, LogVersionError, PREAMBLE_BYTES } from './format.ts';
+import { FRAME_HEADER_BYTES, LOG_FORMAT_VERSION, LogFormatError, LogVersionError, PREAMBLE_BYTES } from './format.ts';
 import { LogReader } from './reader.ts';
 import { syntheticMapUnmap } from './test-helpers.ts';
 import { LogWriter } from './writer.ts';
@@ -78,7 +77,7 @@ describe('log writer and reader', () => {
         got.push(it.record.seq);
         expect(it.record.event).toStrictEqual(recs[it.record.seq - 1]!.event);
         expect(it.record.result).toBe(recs[it.record.seq - 1]!.digest.result);
-        expect(it.record.tag).toBe(detailTag(recs[it.record.seq - 1]!.digest.detail));
+        expect(it.record.tag).toBe(recs[it.record.seq - 1]!.digest.hi);
       } else if ('state' in it) states.push(it.state);
     }
     expect(got).toEqual(Array.from({ length: 23 }, (_, i) => i + 1));
@@ -164,10 +163,19 @@ describe('log writer and reader', () => {
   it('refuses an unknown format version and a non-log with clear messages', () => {
     const { path } = writeSmall('version.dlog');
     const bad = Uint8Array.from(readFileSync(path));
-    bad[8] = 2;
-    writeFileSync(join(dir, 'v2.dlog'), bad);
-    expect(() => LogReader.open(join(dir, 'v2.dlog'))).toThrow(LogVersionError);
-    expect(() => LogReader.open(join(dir, 'v2.dlog'))).toThrow(/log format version 2 is not supported \(this dmasim reads version 1\)/);
+    const ok = LogReader.open(path);
+    expect(ok.version).toBe(LOG_FORMAT_VERSION);
+    expect(ok.header.format).toBe(LOG_FORMAT_VERSION);
+    ok.close();
+    bad[8] = 3;
+    writeFileSync(join(dir, 'v3.dlog'), bad);
+    expect(() => LogReader.open(join(dir, 'v3.dlog'))).toThrow(LogVersionError);
+    expect(() => LogReader.open(join(dir, 'v3.dlog'))).toThrow(/log format version 3 is not supported \(this dmasim reads versions 1 and 2\)/);
+    // A version this code reads, but not the one the header was written with: refused, not
+    // replayed with the wrong digest definitions.
+    bad[8] = 1;
+    writeFileSync(join(dir, 'v1-header-v2.dlog'), bad);
+    expect(() => LogReader.open(join(dir, 'v1-header-v2.dlog'))).toThrow(/format 2, the preamble says version 1/);
     writeFileSync(join(dir, 'junk.dlog'), 'steps: []\n');
     expect(() => LogReader.open(join(dir, 'junk.dlog'))).toThrow(/not a dmasim event log/);
     expect(PREAMBLE_BYTES).toBe(12);

@@ -39,6 +39,8 @@ export interface BatchInfo extends DecodedBatch {
 
 export class LogReader {
   readonly header: LogHeader;
+  /** The log format version (preamble; the header's `format` agrees): 1 or 2. */
+  readonly version: number;
   readonly status: LogStatus;
   private fd: number;
   private readonly dataStart: number;
@@ -54,11 +56,14 @@ export class LogReader {
       const prefixOfMagic = [0x89, 0x44, 0x4d, 0x41, 0x4c, 0x4f, 0x47, 0x0a].slice(0, size).every((m, i) => pre[i] === m);
       throw new LogFormatError(prefixOfMagic ? `${path}: truncated log (${size} bytes, no header): nothing to recover` : `${path}: not a dmasim event log (bad magic)`);
     }
-    checkPreamble(pre, path);
+    this.version = checkPreamble(pre, path);
     const fh = this.frameAt(PREAMBLE_BYTES, size);
     if ('damage' in fh) throw new LogFormatError(`${path}: log header damaged at byte ${PREAMBLE_BYTES} (${fh.damage.message}): nothing to recover`);
     if (fh.header.kind !== FRAME.header) throw new LogFormatError(`${path}: first frame is not a header (kind ${fh.header.kind})`);
     this.header = checkHeader(packr.unpack(fh.payload), path);
+    if (this.header.format !== this.version) {
+      throw new LogFormatError(`${path}: log header is malformed (format ${String(this.header.format)}, the preamble says version ${this.version})`);
+    }
     this.dataStart = PREAMBLE_BYTES + FRAME_HEADER_BYTES + fh.header.length;
   }
 

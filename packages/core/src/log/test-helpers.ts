@@ -48,17 +48,17 @@ export const arbEvent: fc.Arbitrary<Event> = fc.oneof(
   fc.record({ op: fc.constant('flush-iotlb'), cpu, domain: fc.constantFrom('D0', 'D1') }),
 ).map((e) => plain(e) as Event);
 
-const hex16 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((b) => b.toString(16).padStart(16, '0'));
 
 export const arbDigest: fc.Arbitrary<OutcomeDigest> = fc.record(
   {
     result: fc.oneof(u64, fc.bigInt({ min: -(1n << 63n), max: -1n }), fc.constantFrom(-12n, -5n, (1n << 64n) - 1n)),
     error: fc.boolean(),
     path: fc.constantFrom(...PATHS),
-    detail: hex16,
+    hi: fc.nat(0xffffffff),
+    lo: fc.nat(0xffffffff),
     thrown: fc.constantFrom('KERNEL_BUG', 'MODEL_INPUT'),
   },
-  { requiredKeys: ['result', 'error', 'path', 'detail'] },
+  { requiredKeys: ['result', 'error', 'path', 'hi', 'lo'] },
 ).map((d) => plain(d) as OutcomeDigest);
 
 /** An event with a digest whose result refers back to the event (maps return near their phys). */
@@ -98,14 +98,17 @@ export function syntheticMapUnmap(seed: number, n: number, o: SyntheticOpts = {}
     iova: 0xffff_f000n - BigInt(i) * 0x1000_0000n,
   }));
   let slot = 0x8000_0000n;
-  const detail = (): string => prng.nextU64().toString(16).padStart(16, '0');
+  const detail = (): { hi: number; lo: number } => {
+    const v = prng.nextU64();
+    return { hi: Number(v >> 32n), lo: Number(v & 0xffffffffn) };
+  };
   while (out.length < n) {
     const d = devs[prng.int(ndev)]!;
     if (d.live.length >= ring || (d.live.length > 0 && prng.next() < 0.4)) {
       const m = d.live.shift()!;
       out.push({
         event: { op: 'unmap-page', dev: d.name, cpu: d.cpu, addr: m.addr, size: m.size, dir: d.dir, attrs: 0 },
-        digest: { result: 0n, error: false, path: o.path ?? 'direct', detail: detail() },
+        digest: { result: 0n, error: false, path: o.path ?? 'direct', ...detail() },
       });
       continue;
     }
@@ -123,8 +126,54 @@ export function syntheticMapUnmap(seed: number, n: number, o: SyntheticOpts = {}
     d.live.push({ addr, size });
     out.push({
       event: { op: 'map-page', dev: d.name, cpu: d.cpu, phys, size, dir: d.dir, attrs: 0 },
-      digest: { result: addr, error: false, path: o.path ?? 'direct', detail: detail() },
+      digest: { result: addr, error: false, path: o.path ?? 'direct', ...detail() },
     });
   }
   return out;
+}
+
+/** The machine the format-version fixtures (fixtures/*.dlog) were recorded on: a 64-bit NIC on
+ *  dma-direct and a 32-bit device whose buffers above 4 GiB bounce through swiotlb. */
+export const FIXTURE_NIC = '0000:01:00.0';
+export const FIXTURE_OLD = '0000:02:00.0';
+
+/**
+ * The workload of the fixtures: maps and unmaps on both devices, the CPU filling to-device
+ * buffers, devices reading them (reads return data: the outcome digest folds it), devices writing
+ * from-device buffers, sync-for-cpu and CPU reads of the result, and a bad unmap now and then.
+ * Deterministic for a seed. `apply` is the machine's apply (a RecordingMachine records it).
+ */
+export function fixtureWorkload(apply: (ev: Event) => { result: bigint; error: boolean }, n: number, seed: bigint): void {
+  const prng = new Prng(seed);
+  const live: { dev: string; phys: bigint; addr: bigint; size: number; dir: number }[] = [];
+  const bytes = (k: number): Uint8Array => Uint8Array.from({ length: k }, () => prng.int(256));
+  for (let i = 0; i < n; i++) {
+    const cpu = prng.int(4);
+    const roll = prng.int(12);
+    if (roll < 4 || live.length === 0) {
+      const dev = prng.int(2) ? FIXTURE_NIC : FIXTURE_OLD;
+      const phys = 0x1_0000_0000n + BigInt(prng.int(1 << 12)) * 4096n + BigInt(prng.int(64)) * 8n;
+      const size = [64, 1500, 4096, 9000][prng.int(4)]!;
+      const dir = 1 + prng.int(2);
+      if (dir === 1) {
+        if (size <= 1500) apply({ op: 'cpu-write', cpu, phys, size, data: bytes(size) });
+        else apply({ op: 'cpu-write', cpu, phys, size, fill: 1 + prng.int(255) });
+      }
+      const out = apply({ op: 'map-page', dev, cpu, phys, size, dir, attrs: 0 });
+      if (!out.error) live.push({ dev, phys, addr: out.result, size, dir });
+    } else if (roll < 7) {
+      const x = live[prng.int(live.length)]!;
+      const len = Math.min(x.size, 1 + prng.int(1600));
+      if (x.dir === 1) apply({ op: 'dev-read', dev: x.dev, cpu, addr: x.addr, size: len });
+      else if (prng.int(3) === 0) apply({ op: 'dev-write', dev: x.dev, cpu, addr: x.addr, size: len, fill: prng.int(256) });
+      else apply({ op: 'dev-write', dev: x.dev, cpu, addr: x.addr, size: len, data: bytes(len) });
+    } else if (roll < 11) {
+      const x = live.splice(prng.int(live.length), 1)[0]!;
+      if (x.dir === 2) apply({ op: 'sync-for-cpu', dev: x.dev, cpu, addr: x.addr, size: x.size, dir: x.dir });
+      apply({ op: 'unmap-page', dev: x.dev, cpu, addr: x.addr, size: x.size, dir: x.dir, attrs: 0 });
+      apply({ op: 'cpu-read', cpu, phys: x.phys, size: Math.min(x.size, 2000) });
+    } else {
+      apply({ op: 'unmap-page', dev: FIXTURE_NIC, cpu, addr: 0xdead_0000n, size: 4096, dir: 1, attrs: 0 });
+    }
+  }
 }

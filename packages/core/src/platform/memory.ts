@@ -3,7 +3,7 @@
 
 import type { PlatformConfig } from '../config.ts';
 import { ModelInputError } from '../kernel.ts';
-import type { Hasher } from '../util/hash.ts';
+import { chunkDigest, STATE_HASH_VERSION, type Hasher, type StateHashVersion, type WordDigest } from '../util/hash.ts';
 import { hex016 } from '../util/hex.ts';
 
 /** Contents are stored in 4 KiB chunks, whatever the platform page size. */
@@ -11,9 +11,24 @@ const CHUNK_SHIFT = 12n;
 const CHUNK = 4096;
 const CHUNK_MASK = 0xfffn;
 const FOUR_GIB = 1n << 32n;
+/** New chunks are carved from slabs of this many. */
+const SLAB_CHUNKS = 64;
 
 interface Range { base: bigint; end: bigint }
 interface Block { base: bigint; size: bigint; kind: 'alloc' | 'reserved'; tag: string }
+
+/**
+ * 4 KiB of contents and its cached digest (state hash version 2). Every path that writes `bytes`
+ * sets `dirty`; hashInto recomputes the digest of dirty chunks only. `bytes` never leaves this
+ * module except as a copy (read) or a read-only source (copy).
+ */
+class Chunk implements WordDigest {
+  constructor(readonly bytes: Uint8Array) {}
+  dirty = true;
+  a = 0;
+  b = 0;
+  zero = true;
+}
 
 /**
  * Bytes never written read as 0, in RAM, in MMIO regions and elsewhere alike (the model does not
@@ -24,7 +39,9 @@ export class Memory {
   private readonly ram: Range[];
   private readonly mmio: (Range & { name: string })[];
   /** Page number → 4 KiB of contents. Chunk numbers stay below 2^52, so they are exact numbers. */
-  private readonly chunks = new Map<number, Uint8Array>();
+  private readonly chunks = new Map<number, Chunk>();
+  /** The chunk numbers in ascending order and their chunks; null after a chunk was created (chunks are never removed). */
+  private sorted: { keys: number[]; chunks: Chunk[] } | null = null;
   /** Allocated and reserved blocks, sorted by base. */
   private readonly blocks: Block[] = [];
 
@@ -46,6 +63,12 @@ export class Memory {
   // ---- contents ----
 
   read(phys: bigint, size: number): Uint8Array {
+    const first = Number(phys & CHUNK_MASK);
+    if (first + size <= CHUNK && size >= 0) {
+      // Within one chunk (most reads): one copy, no view.
+      const c = this.chunks.get(Number(phys >> CHUNK_SHIFT));
+      return c ? c.bytes.slice(first, first + size) : new Uint8Array(size);
+    }
     const out = new Uint8Array(size);
     let done = 0;
     let p = phys;
@@ -53,7 +76,7 @@ export class Memory {
       const off = Number(p & CHUNK_MASK);
       const n = Math.min(CHUNK - off, size - done);
       const c = this.chunks.get(Number(p >> CHUNK_SHIFT));
-      if (c) out.set(c.subarray(off, off + n), done);
+      if (c) out.set(c.bytes.subarray(off, off + n), done);
       done += n;
       p += BigInt(n);
     }
@@ -80,7 +103,7 @@ export class Memory {
       const n = Math.min(CHUNK - off, size - done);
       const key = Number(p >> CHUNK_SHIFT);
       // Zero-filling a chunk that was never written changes nothing.
-      const c = byte === 0 ? this.chunks.get(key) : this.chunk(p);
+      const c = byte === 0 ? this.written(key) : this.chunk(p);
       if (c) c.fill(byte, off, off + n);
       done += n;
       p += BigInt(n);
@@ -104,20 +127,53 @@ export class Memory {
       const dOff = Number(d & CHUNK_MASK);
       const len = Math.min(CHUNK - sOff, CHUNK - dOff, size - done);
       const from = this.chunks.get(Number(s >> CHUNK_SHIFT));
-      if (from) this.chunk(d).set(from.subarray(sOff, sOff + len), dOff);
-      else this.chunks.get(Number(d >> CHUNK_SHIFT))?.fill(0, dOff, dOff + len);
+      if (from) this.chunk(d).set(from.bytes.subarray(sOff, sOff + len), dOff);
+      else this.written(Number(d >> CHUNK_SHIFT))?.fill(0, dOff, dOff + len);
       done += len;
     }
   }
 
+  /**
+   * 4 KiB of zeroes for a new chunk, carved from a 256 KiB slab: one ArrayBuffer per 64 chunks
+   * instead of one each (a pool cycled through by bounces creates tens of thousands of chunks).
+   */
+  private newChunkBytes(): Uint8Array {
+    if (this.slabUsed === SLAB_CHUNKS) {
+      this.slab = new ArrayBuffer(SLAB_CHUNKS * CHUNK);
+      this.slabUsed = 0;
+    }
+    return new Uint8Array(this.slab, CHUNK * this.slabUsed++, CHUNK);
+  }
+
+  private slab = new ArrayBuffer(0);
+  private slabUsed = SLAB_CHUNKS;
+
+  /** The chunk holding `p`, created if need be, for writing: its digest is marked stale. */
   private chunk(p: bigint): Uint8Array {
     const key = Number(p >> CHUNK_SHIFT);
     let c = this.chunks.get(key);
     if (!c) {
-      c = new Uint8Array(CHUNK);
+      c = new Chunk(this.newChunkBytes());
       this.chunks.set(key, c);
+      this.sorted = null;
+    } else c.dirty = true;
+    return c.bytes;
+  }
+
+  /** An existing chunk, for writing (its digest is marked stale); undefined if never written. */
+  private written(key: number): Uint8Array | undefined {
+    const c = this.chunks.get(key);
+    if (!c) return undefined;
+    c.dirty = true;
+    return c.bytes;
+  }
+
+  private inOrder(): { keys: number[]; chunks: Chunk[] } {
+    if (!this.sorted) {
+      const keys = [...this.chunks.keys()].sort((a, b) => a - b);
+      this.sorted = { keys, chunks: keys.map((k) => this.chunks.get(k)!) };
     }
-    return c;
+    return this.sorted;
   }
 
   // ---- regions ----
@@ -224,15 +280,36 @@ export class Memory {
     return this.blocks.reduce((s, b) => (b.kind === 'alloc' ? s + b.size : s), 0n);
   }
 
-  hashInto(h: Hasher): void {
+  /**
+   * The blocks, then every chunk that is not all zero (a zero chunk equals one never written) in
+   * address order. Version 1: the chunk number and its bytes (Hasher.bytes), every chunk at every
+   * call. Version 2: the chunk number and its cached two-lane digest (chunkDigest, recomputed for
+   * chunks written since the last call), then the count of chunks folded.
+   */
+  hashInto(h: Hasher, version: StateHashVersion = STATE_HASH_VERSION): void {
     h.u32(this.blocks.length);
     for (const b of this.blocks) h.big(b.base).big(b.size).str(b.kind);
-    const keys = [...this.chunks.keys()].sort((a, b) => a - b);
-    for (const key of keys) {
-      const c = this.chunks.get(key)!;
-      if (isZero(c)) continue; // a zero chunk equals one never written
-      h.num(key).bytes(c);
+    const { keys, chunks } = this.inOrder();
+    if (version === 1) {
+      for (let i = 0; i < keys.length; i++) {
+        const c = chunks[i]!.bytes;
+        if (isZero(c)) continue;
+        h.num(keys[i]!).bytes(c);
+      }
+      return;
     }
+    let n = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const c = chunks[i]!;
+      if (c.dirty) {
+        chunkDigest(c.bytes, c);
+        c.dirty = false;
+      }
+      if (c.zero) continue;
+      h.num(keys[i]!).u32(c.a).u32(c.b);
+      n++;
+    }
+    h.u32(n);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Hasher } from './hash.ts';
+import { chunkDigest, Hasher } from './hash.ts';
 import { Prng } from './prng.ts';
 
 describe('Hasher', () => {
@@ -17,5 +17,54 @@ describe('Hasher', () => {
 
   test('different contents give different digests', () => {
     expect(new Hasher().bytes(new Uint8Array([1, 2, 3])).digest()).not.toBe(new Hasher().bytes(new Uint8Array([1, 2, 4])).digest());
+  });
+});
+
+describe('chunkDigest (state hash version 2)', () => {
+  const digest = (d: Uint8Array): [number, number, boolean] => {
+    const o = { a: 0, b: 0, zero: false };
+    chunkDigest(d, o);
+    return [o.a, o.b, o.zero];
+  };
+
+  test('every single-bit change of a 4 KiB chunk changes the digest (both lanes)', () => {
+    const prng = new Prng(9);
+    const c = new Uint8Array(4096);
+    for (let i = 0; i < c.length; i++) c[i] = prng.int(256);
+    const [a0, b0] = digest(c);
+    for (let t = 0; t < 2000; t++) {
+      const i = prng.int(4096);
+      const bit = 1 << prng.int(8);
+      c[i]! ^= bit;
+      const [a, b] = digest(c);
+      expect(a).not.toBe(a0);
+      expect(b).not.toBe(b0);
+      c[i]! ^= bit;
+    }
+    expect(digest(c).slice(0, 2)).toEqual([a0, b0]);
+  });
+
+  test('flipping the top bit of two words does not cancel out (the premix spreads high bits)', () => {
+    const c = new Uint8Array(4096);
+    const [a0, b0] = digest(c);
+    c[3] = 0x80;
+    c[7] = 0x80;
+    const [a, b] = digest(c);
+    expect([a, b]).not.toEqual([a0, b0]);
+  });
+
+  test('zero is set exactly for all-zero input; the length counts; unaligned views agree with aligned ones', () => {
+    expect(digest(new Uint8Array(4096))[2]).toBe(true);
+    const one = new Uint8Array(4096);
+    one[4095] = 1;
+    expect(digest(one)[2]).toBe(false);
+    expect(digest(Uint8Array.from([1, 2, 3]))).not.toEqual(digest(Uint8Array.from([1, 2, 3, 0])));
+    const prng = new Prng(3);
+    for (const n of [0, 1, 5, 64, 4095, 4096]) {
+      const d = Uint8Array.from({ length: n }, () => prng.int(256));
+      const shifted = new Uint8Array(n + 1);
+      shifted.set(d, 1);
+      expect(digest(shifted.subarray(1))).toEqual(digest(d));
+    }
   });
 });

@@ -2,6 +2,78 @@
 // final avalanche). Subsystems feed their state into it in a canonical order, never in JS object
 // iteration order, so two machines that applied the same events give the same digest.
 
+/**
+ * Which definition Machine.stateHash() follows (docs/log-format.md, "Version history"): 1 hashes
+ * all touched memory byte by byte at every call; 2 folds a cached per-4-KiB-chunk digest
+ * (chunkDigest, a 32-bit word per step) that is recomputed only for chunks written since. Log
+ * format version N records state hashes of definition N.
+ */
+export type StateHashVersion = 1 | 2;
+export const STATE_HASH_VERSION: StateHashVersion = 2;
+
+/** Int32Array views read memory as little-endian words on this host (true on x86 and ARM). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** A chunk's cached digest: two 32-bit lanes, and whether every byte is 0. */
+export interface WordDigest {
+  a: number;
+  b: number;
+  zero: boolean;
+}
+
+/**
+ * State hash version 2's digest of a memory chunk: its length, then its bytes as little-endian 32-bit words (the
+ * last, partial word zero-extended; chunks are whole 4 KiB pages, so there is none), each premixed
+ * by murmur3's block mix (a bijection moving every input bit into the low bits) and folded into two
+ * multiply-xor lanes, one with a xorshift so that high-bit differences reach the low bits too.
+ * ~3x the throughput of Hasher.bytes. `out.zero` is set when every word is 0.
+ */
+export function chunkDigest(d: Uint8Array, out: WordDigest): void {
+  let a = Math.imul(0x811c9dc5 ^ d.length, 0x01000193);
+  let b = Math.imul(0x050c5d1f ^ d.length, 0x5bd1e995);
+  let or = 0;
+  const whole = d.length >>> 2;
+  if (LITTLE_ENDIAN && (d.byteOffset & 3) === 0) {
+    const w = new Int32Array(d.buffer, d.byteOffset, whole);
+    for (let i = 0; i < whole; i++) {
+      const x = w[i]!;
+      or |= x;
+      let k = Math.imul(x, 0xcc9e2d51);
+      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      a = Math.imul(a ^ k, 0x01000193);
+      b = Math.imul(b ^ k, 0x5bd1e995);
+      b ^= b >>> 15;
+    }
+  } else {
+    for (let i = 0; i < whole; i++) {
+      const p = i << 2;
+      const x = d[p]! | (d[p + 1]! << 8) | (d[p + 2]! << 16) | (d[p + 3]! << 24);
+      or |= x;
+      let k = Math.imul(x, 0xcc9e2d51);
+      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      a = Math.imul(a ^ k, 0x01000193);
+      b = Math.imul(b ^ k, 0x5bd1e995);
+      b ^= b >>> 15;
+    }
+  }
+  const tail = d.length & 3;
+  if (tail > 0) {
+    const p = whole << 2;
+    let x = d[p]!;
+    if (tail > 1) x |= d[p + 1]! << 8;
+    if (tail > 2) x |= d[p + 2]! << 16;
+    or |= x;
+    let k = Math.imul(x, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    a = Math.imul(a ^ k, 0x01000193);
+    b = Math.imul(b ^ k, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  out.a = a >>> 0;
+  out.b = b >>> 0;
+  out.zero = or === 0;
+}
+
 export class Hasher {
   private a = 0x811c9dc5;
   private b = 0x050c5d1f;
