@@ -11,6 +11,8 @@ const CHUNK_SHIFT = 12n;
 const CHUNK = 4096;
 const CHUNK_MASK = 0xfffn;
 const FOUR_GIB = 1n << 32n;
+/** Bytes per read arena (see readBuffer). */
+const READ_ARENA = 1 << 20;
 /** New chunks are carved from slabs of this many. */
 const SLAB_CHUNKS = 64;
 
@@ -62,14 +64,19 @@ export class Memory {
 
   // ---- contents ----
 
+  /**
+   * A copy of [phys, phys+size): a fresh, private array (later writes do not show through), cut
+   * from a read arena so that a read does not allocate a backing store of its own.
+   */
   read(phys: bigint, size: number): Uint8Array {
+    const out = this.readBuffer(size);
     const first = Number(phys & CHUNK_MASK);
-    if (first + size <= CHUNK && size >= 0) {
-      // Within one chunk (most reads): one copy, no view.
+    if (first + size <= CHUNK) {
+      // Within one chunk (most reads).
       const c = this.chunks.get(Number(phys >> CHUNK_SHIFT));
-      return c ? c.bytes.slice(first, first + size) : new Uint8Array(size);
+      if (c) out.set(c.bytes.subarray(first, first + size));
+      return out;
     }
-    const out = new Uint8Array(size);
     let done = 0;
     let p = phys;
     while (done < size) {
@@ -147,6 +154,26 @@ export class Memory {
 
   private slab = new ArrayBuffer(0);
   private slabUsed = SLAB_CHUNKS;
+
+  /**
+   * `size` zero bytes no other array shares: a view of the current read arena (never handed out
+   * twice; an arena is garbage once no view of it is alive), or an array of its own when large.
+   * Views start 8-byte aligned (the digests read whole words). Nothing may transfer or detach a
+   * view's `.buffer`: it is the arena.
+   */
+  private readBuffer(size: number): Uint8Array {
+    if (!(size >= 0 && size <= READ_ARENA / 8)) return new Uint8Array(size); // large (or invalid: throws as before)
+    if (this.arenaUsed + size > READ_ARENA) {
+      this.arena = new ArrayBuffer(READ_ARENA);
+      this.arenaUsed = 0;
+    }
+    const out = new Uint8Array(this.arena, this.arenaUsed, size);
+    this.arenaUsed += (size + 7) & ~7;
+    return out;
+  }
+
+  private arena = new ArrayBuffer(0);
+  private arenaUsed = READ_ARENA;
 
   /** The chunk holding `p`, created if need be, for writing: its digest is marked stale. */
   private chunk(p: bigint): Uint8Array {
