@@ -91,14 +91,16 @@ export interface Outcome {
   trace: TraceRec[];
   dmesg: string[];
   findings: Finding[];
+  // The optional fields may hold undefined: Machine.apply's outcomes carry all four from the start
+  // (one object shape for every outcome, which keeps the digest and the checks monomorphic).
   /** For device accesses. */
-  fault?: Fault;
+  fault?: Fault | undefined;
   /** For reads: the bytes read. */
-  data?: Uint8Array;
+  data?: Uint8Array | undefined;
   /** For alloc-coherent: the CPU physical address of the buffer. */
-  phys?: bigint;
+  phys?: bigint | undefined;
   /** For map-sg: the mapped list, to be passed back to unmap-sg / sync-sg. */
-  sg?: SgList;
+  sg?: SgList | undefined;
   ran: Ran;
   /** Virtual time (ns) at which the call ran. */
   timeNs: number;
@@ -112,6 +114,10 @@ export function emptyOutcome(timeNs: number): Outcome {
     trace: [],
     dmesg: [],
     findings: [],
+    fault: undefined,
+    data: undefined,
+    phys: undefined,
+    sg: undefined,
     ran: { swiotlb: false, kmsan: false, trace: false, debug: false, cache: false },
     timeNs,
   };

@@ -12,8 +12,11 @@ import { hex016 } from '../util/hex.ts';
 import { IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
 import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, report_iommu_fault, type IommuDomain } from './iommu.ts';
 
-/** Does [start, end) lie inside the union of a live mapping's byte ranges owned by `dev`? */
-function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint, end: bigint): boolean {
+/**
+ * Does [start, end) lie inside the union of a live mapping's byte ranges owned by `dev`? The
+ * bounds may be numbers (exact below 2^53; compared with the bigint ranges exactly).
+ */
+function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint | number, end: bigint | number): boolean {
   const m = dom.live.get(owner);
   if (!m || m.dev !== dev.name) return false;
   const rs = m.ranges;
@@ -26,15 +29,15 @@ function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint, en
   return false;
 }
 
-/** Device-side access through the IOMMU (IOTLB, then IO page table). */
-/** A write carries `data`, or else `fill` (default 0) in every byte. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Device-side access through the IOMMU (IOTLB, then IO page table). A write carries `data`, or else `fill` (default 0) in every byte. */
 export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill?: number): void {
   const dom = k.iommu.domainOf(dev);
   const need = write ? IOMMU_WRITE : IOMMU_READ;
   const g = dom.granule;
   const payload = write ? data : undefined;
   const fillByte = (fill ?? 0) & 0xff;
-  const chunks: Uint8Array[] = [];
   let fault: Fault = 'none';
   let stalePages = 0;
   let staleAt = 0n;
@@ -42,11 +45,17 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   let outsideOwner: string | undefined;
   k.out.path = 'iommu';
 
+  // Pages are walked by IOVA pfn (consecutive; only the first has an offset). When the whole
+  // access lies below 2^53 its addresses are also exact as numbers, which spares a BigInt per page
+  // (NVMe transfers cross dozens of pages); a bigint address is made only for a report.
+  const fast = addr >= 0n && addr + BigInt(size) <= MAX_SAFE;
+  const a0 = fast ? Number(addr) : 0;
+  const off0 = Number(addr & dom.gmask);
+  let pfn = dom.pfn(addr);
+  const out = write ? undefined : k.mem.readBuffer(size);
   let done = 0;
   while (done < size) {
-    const a = addr + BigInt(done);
-    const pfn = dom.pfn(a);
-    const off = Number(a & dom.gmask);
+    const off = done === 0 ? off0 : 0;
     const n = Math.min(size - done, g - off);
     const pte = dom.pgtable.lookup(pfn);
     let tr = dom.iotlb.lookup(pfn);
@@ -58,26 +67,30 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
       if (pte.prot & need) dom.iotlb.fill(pfn, pte);
     }
     if (!tr) {
-      report_iommu_fault(k, dev, a, write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
+      report_iommu_fault(k, dev, addr + BigInt(done), write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
       fault = 'unmapped';
       break;
     }
     if (!(tr.prot & need)) {
-      report_iommu_fault(k, dev, a, write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
+      report_iommu_fault(k, dev, addr + BigInt(done), write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
       fault = 'permission';
       break;
     }
-    const phys = tr.phys + BigInt(off);
+    const phys = off === 0 ? tr.phys : tr.phys + BigInt(off);
     if (payload) k.mem.write(phys, payload.subarray(done, done + n));
     else if (write) k.mem.fill(phys, n, fillByte);
-    else chunks.push(k.mem.read(phys, n));
+    else k.mem.readInto(phys, out!, done, n);
     if (stale) {
-      if (stalePages++ === 0) staleAt = a;
-    } else if (outsideAt === null && !ownedBy(dom, pte!.owner, dev, a, a + BigInt(n))) {
-      outsideAt = a;
-      outsideOwner = dom.live.get(pte!.owner)?.dev;
+      if (stalePages++ === 0) staleAt = addr + BigInt(done);
+    } else if (outsideAt === null) {
+      const owned = fast ? ownedBy(dom, pte!.owner, dev, a0 + done, a0 + done + n) : ownedBy(dom, pte!.owner, dev, addr + BigInt(done), addr + BigInt(done + n));
+      if (!owned) {
+        outsideAt = addr + BigInt(done);
+        outsideOwner = dom.live.get(pte!.owner)?.dev;
+      }
     }
     done += n;
+    pfn++;
   }
 
   if (stalePages > 0) {
@@ -92,17 +105,6 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   if (fault === 'unmapped' || fault === 'permission') {
     k.out.error = true;
   } else if (!write) {
-    if (chunks.length === 1 && chunks[0]!.length === size) {
-      k.out.data = chunks[0]!; // one page: the read already is the whole buffer
-      return;
-    }
-    const out = new Uint8Array(size);
-    let p = 0;
-    for (const c of chunks) {
-      out.set(c, p);
-      p += c.length;
-    }
     k.out.data = out;
   }
 }
-

@@ -90,6 +90,20 @@ export class Memory {
     return out;
   }
 
+  /** Copies [phys, phys+n) into out[at..at+n) (out as readBuffer gives it: bytes never written stay 0). */
+  readInto(phys: bigint, out: Uint8Array, at: number, n: number): void {
+    let done = 0;
+    let p = phys;
+    while (done < n) {
+      const off = Number(p & CHUNK_MASK);
+      const len = Math.min(CHUNK - off, n - done);
+      const c = this.chunks.get(Number(p >> CHUNK_SHIFT));
+      if (c) out.set(c.bytes.subarray(off, off + len), at + done);
+      done += len;
+      if (done < n) p += BigInt(len);
+    }
+  }
+
   write(phys: bigint, data: Uint8Array): void {
     let done = 0;
     let p = phys;
@@ -161,7 +175,7 @@ export class Memory {
    * Views start 8-byte aligned (the digests read whole words). Nothing may transfer or detach a
    * view's `.buffer`: it is the arena.
    */
-  private readBuffer(size: number): Uint8Array {
+  readBuffer(size: number): Uint8Array {
     if (!(size >= 0 && size <= READ_ARENA / 8)) return new Uint8Array(size); // large (or invalid: throws as before)
     if (this.arenaUsed + size > READ_ARENA) {
       this.arena = new ArrayBuffer(READ_ARENA);
