@@ -34,6 +34,8 @@ export interface PipelineOptions {
   noModel?: boolean;
   /** Leave the log in place (the caller replays it and deletes it). */
   keepLog?: boolean;
+  /** Device threads (default: runStress's, one per device up to 16). */
+  threads?: number;
 }
 
 export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
@@ -75,7 +77,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   try {
     r = await runStress({
       config, programs, schedule: { mode: 'free' }, onEvent, dmasimVersion: 'bench',
-      ...(o.out ? { out: o.out } : {}), ...(model ? { model } : {}),
+      ...(o.out ? { out: o.out } : {}), ...(model ? { model } : {}), ...(o.threads ? { threads: o.threads } : {}),
     });
   } finally {
     if (o.out && !o.keepLog) rmSync(o.out, { force: true });

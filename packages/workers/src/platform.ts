@@ -52,9 +52,20 @@ export function defaultStressPlatform(n: number, seed: bigint, profile: Profile 
   return { config: { profile, seed, platform, domains: domains.filter((x) => used.has(x.name)), devices }, workloads };
 }
 
+/** dma-debug hashes `dev_addr >> 13` into 16384 buckets: its bucket pattern repeats every 128 MiB. */
+const DEBUG_BUCKET = 8192;
+const DEBUG_PERIOD_BUCKETS = 16384;
+
 /**
  * A private RAM window per device for its buffers, carved from the upper half of the largest RAM
  * region (so on the default machine buffers sit above 4 GiB and 32-bit devices really bounce).
+ *
+ * The windows are contiguous, at most 256 MiB each, and their stride is chosen so that their
+ * starts fall as far apart as possible modulo dma-debug's 128 MiB hash period: every workload
+ * carves its buffers from the start of its window, so with MiB-aligned power-of-two windows all
+ * devices' buffers landed in the same hash buckets (at 64 devices, 32 devices per bucket), which
+ * real page-allocator buffers do not. E.g. on the default machine: 2 devices 192 MiB (starts 64 MiB
+ * apart in the period), 8 devices 240 MiB (16 MiB apart), 64 devices 62 MiB (2 MiB apart).
  */
 export function deviceRegions(cfg: MachineConfig, n: number): { base: bigint; size: bigint }[] {
   const ram = [...cfg.platform.ram].sort((a, b) => (b.size > a.size ? 1 : b.size < a.size ? -1 : 0))[0];
@@ -64,9 +75,38 @@ export function deviceRegions(cfg: MachineConfig, n: number): { base: bigint; si
   const span = ram.base + ram.size - low;
   let each = span / BigInt(n);
   if (each > 256n * MiB) each = 256n * MiB;
-  each &= ~(MiB - 1n);
-  if (each < MiB) each = span / BigInt(n) & ~0xfffn;
-  return Array.from({ length: n }, (_, i) => ({ base: low + BigInt(i) * each, size: each }));
+  const pages = Number(each / BigInt(DEBUG_BUCKET));
+  let stride: bigint;
+  if (n > 1 && pages >= 16) stride = BigInt(spreadStride(pages, n)) * BigInt(DEBUG_BUCKET);
+  else {
+    stride = each & ~(MiB - 1n);
+    if (stride < MiB) stride = each & ~0xfffn;
+  }
+  return Array.from({ length: n }, (_, i) => ({ base: low + BigInt(i) * stride, size: stride }));
+}
+
+/**
+ * The stride, in 8 KiB buckets, between `pages / 2` and `pages`, whose multiples 0..n-1 lie
+ * farthest apart (largest smallest gap) around dma-debug's hash period; the larger stride on a tie.
+ */
+function spreadStride(pages: number, n: number): number {
+  const P = DEBUG_PERIOD_BUCKETS;
+  const offsets = new Float64Array(n);
+  let best = pages;
+  let bestGap = -1;
+  const ideal = Math.floor(P / n);
+  for (let s = pages; s >= Math.ceil(pages / 2); s--) {
+    for (let i = 0; i < n; i++) offsets[i] = (i * s) % P;
+    offsets.sort();
+    let gap = offsets[0]! + P - offsets[n - 1]!;
+    for (let i = 1; i < n && gap > bestGap; i++) gap = Math.min(gap, offsets[i]! - offsets[i - 1]!);
+    if (gap > bestGap) {
+      bestGap = gap;
+      best = s;
+      if (gap >= ideal) break;
+    }
+  }
+  return best;
 }
 
 export function deviceInfo(cfg: MachineConfig, name: string): DeviceInfo {

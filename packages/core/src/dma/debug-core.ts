@@ -19,6 +19,7 @@ import {
   ACTIVE_CACHELINE_MAX_OVERLAP,
   DebugHash,
   hash_fn,
+  HASH_SIZE,
   MAP_ERR_CHECKED,
   MAP_ERR_NOT_CHECKED,
   maperr2str,
@@ -279,10 +280,10 @@ export class DmaDebug {
   device_dma_allocations(dev: Device): { count: number; entry: DebugEntry | undefined } {
     let count = 0;
     let last: DebugEntry | undefined;
-    for (const { entry } of this.hash.walk()) {
-      if (entry.dev !== dev) continue;
-      count++;
-      last = entry;
+    for (let idx = 0; idx < HASH_SIZE; idx++) {
+      const list = this.hash.deviceBucket(dev, idx);
+      count += list.length;
+      if (list.length) last = list[list.length - 1];
     }
     return { count, entry: last };
   }
@@ -294,7 +295,7 @@ export class DmaDebug {
 
   /** debug_dma_mapping_error(): the first exact match still "not checked" becomes checked. */
   mark_checked(dev: Device, addr: bigint): void {
-    const list = this.hash.bucket(hash_fn(addr));
+    const list = this.hash.deviceBucket(dev, hash_fn(addr));
     for (let i = 0; i < list.length; i++) {
       const entry = list[i]!;
       if (entry.dev !== dev || entry.devAddr !== addr) continue;

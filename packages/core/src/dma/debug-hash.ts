@@ -67,6 +67,14 @@ const EMPTY: readonly DebugEntry[] = Object.freeze([]);
 export class DebugHash {
   /** HASH_SIZE lists (undefined while a bucket has never held an entry). */
   private readonly buckets: (DebugEntry[] | undefined)[] = new Array<DebugEntry[] | undefined>(HASH_SIZE).fill(undefined);
+  /**
+   * The same lists split by device (key: bucket + HASH_SIZE × device index), in the same order. A
+   * speed structure only: every lookup matches on the device first, so searching a device's part
+   * of a bucket finds exactly what searching the whole bucket finds — but devices whose IOMMU
+   * domains hand out the same IOVAs (one strict domain each) share every bucket, and a whole
+   * bucket then holds dozens of other devices' entries.
+   */
+  private readonly byDev = new Map<number, DebugEntry[]>();
   private live = 0;
 
   get size(): number {
@@ -79,6 +87,10 @@ export class DebugHash {
     const list = this.buckets[idx];
     if (list) list.push(entry);
     else this.buckets[idx] = [entry];
+    const key = idx + HASH_SIZE * entry.dev.index;
+    const mine = this.byDev.get(key);
+    if (mine) mine.push(entry);
+    else this.byDev.set(key, [entry]);
     this.live++;
   }
 
@@ -90,11 +102,20 @@ export class DebugHash {
     if (!list || at < 0) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
     if (at === list.length - 1) list.pop();
     else list.splice(at, 1);
+    const key = idx + HASH_SIZE * entry.dev.index;
+    const mine = this.byDev.get(key)!;
+    if (mine.length === 1) this.byDev.delete(key);
+    else mine.splice(mine.indexOf(entry), 1);
     this.live--;
   }
 
   bucket(idx: number): readonly DebugEntry[] {
     return this.buckets[idx] ?? EMPTY;
+  }
+
+  /** The entries of one device in bucket idx, in bucket order. */
+  deviceBucket(dev: Device, idx: number): readonly DebugEntry[] {
+    return this.byDev.get(idx + HASH_SIZE * dev.index) ?? EMPTY;
   }
 
   /**
@@ -103,7 +124,7 @@ export class DebugHash {
    * perfect one give "not found".
    */
   private find(idx: number, ref: DebugRef, match: MatchFn): DebugEntry | undefined {
-    const list = this.buckets[idx];
+    const list = this.byDev.get(idx + HASH_SIZE * ref.dev.index); // match() requires ref.dev
     if (!list) return undefined;
     let ret: DebugEntry | undefined;
     let matches = 0;
