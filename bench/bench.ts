@@ -4,11 +4,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { machineInfo } from './machine.ts';
-import { measureMemory, measureSeek } from './memory-seek.ts';
+import { measureMemory, measureSeek, replayFigureInChild } from './memory-seek.ts';
 import { MIX_NAMES, type MixName } from './mixes.ts';
 import { runPipeline } from './pipeline-figures.ts';
-import { recordMix, timeCeiling, timeDecode, timeReplay, type Recorded } from './replay-figures.ts';
-import { targets, type PipelineRow, type ReplayRow, type Results } from './report.ts';
+import { timeReplay } from './replay-figures.ts';
+import { targets, type PipelineRow, type Results } from './report.ts';
 import { interleaved, now, rate, ratio, summarize } from './stats.ts';
 
 export const FIGURES = ['replay', 'pipeline', 'memory', 'seek'] as const;
@@ -71,46 +71,15 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
   if (want.has('replay') || want.has('pipeline')) {
     const mixes = want.has('replay') ? plan.replayMixes : plan.pipelineMixes;
     for (const mix of mixes) {
-      log(`recording the ${mix} mix (${plan.replayEvents} events, ${plan.replayDevices} devices)`);
-      const rec: Recorded = await recordMix(mix, plan.replayDevices, plan.replayEvents, plan.seed, join(dir, `${mix}.dlog`));
-      res.logSize.push({
-        mix, events: rec.events, fileBytes: rec.fileBytes, bytesPerEvent: rec.eventBytes / rec.events, fileBytesPerEvent: rec.fileBytes / rec.events,
-      });
-      // The ceiling and decode passes take tens of ms: warm their code up first, or the first timed
-      // run measures the JIT. (A replay runs for seconds and warms up within its own run.)
-      let warm = 0;
-      for (let w = 0; w < 2; w++) {
-        warm = timeCeiling(rec.file).ms;
-        timeDecode(rec.file);
-      }
-      // Each timed ceiling/decode run lasts about half a second (several passes over the log).
-      const passes = Math.max(1, Math.round(500 / Math.max(warm, 1)));
-      const bare: number[] = [];
-      const whole: number[] = [];
-      const s = await interleaved(plan.replayRuns, {
-        replay: () => {
-          const r = timeReplay(rec.file);
-          whole.push(rate(rec.events, r.wholeMs));
-          return rate(r.events, r.ms);
-        },
-        ceiling: () => {
-          const r = timeCeiling(rec.file, passes);
-          bare.push(rate(r.events, r.mapMs));
-          return rate(r.events, r.ms);
-        },
-        decode: () => {
-          const r = timeDecode(rec.file, passes);
-          return rate(r.events, r.ms);
-        },
-      });
-      const row: ReplayRow = {
-        mix, devices: rec.devices, events: rec.events, replay: s.replay, replayWhole: summarize(whole), ceiling: s.ceiling, bareMap: summarize(bare), decode: s.decode,
-        ratio: ratio(s.replay, s.ceiling), ratioBareMap: 0,
-      };
-      row.ratioBareMap = ratio(row.replay, row.bareMap);
+      log(`recording the ${mix} mix (${plan.replayEvents} events, ${plan.replayDevices} devices; recorded and replayed in a process of its own)`);
+      // A process per mix: a mix replayed earlier in the same process leaves a large heap and
+      // polymorphic reader code behind, which slowed the next mixes' ceiling by up to 1.6x and so
+      // flattered their ratios. Within the process, replay and ceiling runs still alternate.
+      const { row, size } = replayFigureInChild(mix, plan.replayDevices, plan.replayEvents, plan.seed, plan.replayRuns, join(dir, `${mix}.dlog`));
+      res.logSize.push(size);
       res.replay.push(row);
       replayEps.set(mix, row.replay.median);
-      log(`  replay ${Math.round(row.replay.median)} ev/s, ceiling ${Math.round(row.ceiling.median)} ev/s, ratio ${row.ratio.toFixed(3)}; ${(rec.eventBytes / rec.events).toFixed(2)} B/event`);
+      log(`  replay ${Math.round(row.replay.median)} ev/s, ceiling ${Math.round(row.ceiling.median)} ev/s, ratio ${row.ratio.toFixed(3)}; ${size.bytesPerEvent.toFixed(2)} B/event`);
     }
   }
 

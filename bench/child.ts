@@ -1,9 +1,11 @@
 // Child-process entry for the memory figure: a stress run in a fresh process, so its peak RSS
 // (getrusage maxrss, every thread included) belongs to that run alone; RSS is sampled every tenth
 // of the run. Prints one JSON line.   tsx bench/child.ts stress MIX DEVICES EVENTS LOG SEED
+// Also figures 1 and 4 for one mix in a fresh process: tsx bench/child.ts replay MIX DEVICES EVENTS LOG SEED RUNS
 
 import { runStress } from '../packages/workers/src/index.ts';
 import { MIXES, parseMixes } from './mixes.ts';
+import { replayFigure } from './replay-figures.ts';
 import { now } from './stats.ts';
 
 export interface ChildResult {
@@ -29,8 +31,12 @@ function sampler(every: number): { tick: (n: number) => void; rss: ChildResult['
   };
 }
 
-async function main(argv: string[]): Promise<ChildResult> {
+async function main(argv: string[]): Promise<ChildResult | Awaited<ReturnType<typeof replayFigure>>> {
   const [what, ...rest] = argv;
+  if (what === 'replay') {
+    const [mixName, devices, events, log, seed, runs] = rest;
+    return replayFigure(parseMixes(mixName)[0]!, Number(devices), Number(events), BigInt(seed ?? 1), Number(runs), log!);
+  }
   if (what === 'stress') {
     const [mixName, devices, events, log, seed] = rest;
     const mix = MIXES[parseMixes(mixName)[0]!];

@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildResult } from './child.ts';
 import type { MixName } from './mixes.ts';
+import type { LogSizeRow, ReplayRow } from './report.ts';
 import { now, summarize, type Summary } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -30,10 +31,15 @@ function tsx(args: string[]): Ran {
   return { stdout: r.stdout, stderr: r.stderr, ms, status: r.status, maxRss: m ? Number(m[1]) * 1024 : null };
 }
 
-function child(args: string[]): ChildResult {
+function child<T = ChildResult>(args: string[]): T {
   const r = tsx([join(ROOT, 'bench', 'child.ts'), ...args]);
   if (r.status !== 0) throw new Error(`bench/child.ts ${args.join(' ')} exited ${r.status}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildResult;
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
+}
+
+/** Figures 1 and 4 for one mix in a fresh process (bench/child.ts replay). */
+export function replayFigureInChild(mix: MixName, devices: number, events: number, seed: bigint, runs: number, log: string): { row: ReplayRow; size: LogSizeRow } {
+  return child<{ row: ReplayRow; size: LogSizeRow }>(['replay', mix, String(devices), String(events), log, String(seed), String(runs)]);
 }
 
 export interface MemoryFigure {

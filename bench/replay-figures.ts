@@ -7,7 +7,8 @@ import { LogReader, replay, type Event, type LogRecord } from '../packages/core/
 import { runStress } from '../packages/workers/src/index.ts';
 import type { MixName } from './mixes.ts';
 import { MIXES } from './mixes.ts';
-import { now } from './stats.ts';
+import type { LogSizeRow, ReplayRow } from './report.ts';
+import { interleaved, now, rate, ratio, summarize } from './stats.ts';
 
 export interface Recorded {
   mix: MixName;
@@ -167,4 +168,49 @@ function reduce(maps: Map<string, Map<bigint, number>>, rec: LogRecord): number 
     default:
       return 0;
   }
+}
+
+/**
+ * Figures 1 and 4 for one mix: record its fixed log, then alternate `runs` timed replays with the
+ * ceiling and decode passes over the same log. Meant to run in a process of its own
+ * (`bench/child.ts replay`, see bench.ts).
+ */
+export async function replayFigure(mix: MixName, devices: number, events: number, seed: bigint, runs: number, file: string): Promise<{ row: ReplayRow; size: LogSizeRow }> {
+  const rec: Recorded = await recordMix(mix, devices, events, seed, file);
+  const size: LogSizeRow = {
+    mix, events: rec.events, fileBytes: rec.fileBytes, bytesPerEvent: rec.eventBytes / rec.events, fileBytesPerEvent: rec.fileBytes / rec.events,
+  };
+  // The ceiling and decode passes take tens of ms: warm their code up first, or the first timed
+  // run measures the JIT. (A replay runs for seconds and warms up within its own run.)
+  let warm = 0;
+  for (let w = 0; w < 2; w++) {
+    warm = timeCeiling(rec.file).ms;
+    timeDecode(rec.file);
+  }
+  // Each timed ceiling/decode run lasts about half a second (several passes over the log).
+  const passes = Math.max(1, Math.round(500 / Math.max(warm, 1)));
+  const bare: number[] = [];
+  const whole: number[] = [];
+  const s = await interleaved(runs, {
+    replay: () => {
+      const r = timeReplay(rec.file);
+      whole.push(rate(rec.events, r.wholeMs));
+      return rate(r.events, r.ms);
+    },
+    ceiling: () => {
+      const r = timeCeiling(rec.file, passes);
+      bare.push(rate(r.events, r.mapMs));
+      return rate(r.events, r.ms);
+    },
+    decode: () => {
+      const r = timeDecode(rec.file, passes);
+      return rate(r.events, r.ms);
+    },
+  });
+  const row: ReplayRow = {
+    mix, devices: rec.devices, events: rec.events, replay: s.replay, replayWhole: summarize(whole), ceiling: s.ceiling, bareMap: summarize(bare), decode: s.decode,
+    ratio: ratio(s.replay, s.ceiling), ratioBareMap: 0,
+  };
+  row.ratioBareMap = ratio(row.replay, row.bareMap);
+  return { row, size };
 }

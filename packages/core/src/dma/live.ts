@@ -34,6 +34,20 @@ export interface LiveMapping {
   owner: Owner;
   /** Scratch for SpanIndex queries (the query that last collected it); not part of the state. */
   seen?: number;
+  /** The first and last granule of each bus / CPU span, computed once for the index (not state). */
+  busG?: number[];
+  cpuG?: number[];
+}
+
+/** [first granule, last granule] of each span, flattened. */
+function granuleBounds(spans: readonly Span[]): number[] {
+  const out = new Array<number>(spans.length * 2);
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i]!;
+    out[2 * i] = firstGranule(s.start);
+    out[2 * i + 1] = lastGranule(s.start, s.len);
+  }
+  return out;
 }
 
 /**
@@ -49,14 +63,17 @@ class SpanIndex {
   private readonly granules = new Map<number, LiveMapping[]>();
   private readonly wide: LiveMapping[] = [];
 
-  add(m: LiveMapping, spans: readonly Span[]): void {
-    if (spans.some((s) => granules(s.start, s.len) > MAX_GRANULES)) {
-      this.wide.push(m);
-      return;
+  /** `bounds`: granuleBounds() of the spans. */
+  add(m: LiveMapping, bounds: readonly number[]): void {
+    for (let i = 0; i < bounds.length; i += 2) {
+      if (bounds[i + 1]! - bounds[i]! + 1 > MAX_GRANULES) {
+        this.wide.push(m);
+        return;
+      }
     }
-    for (const s of spans) {
-      const last = lastGranule(s.start, s.len);
-      for (let g = firstGranule(s.start); g <= last; g++) {
+    for (let i = 0; i < bounds.length; i += 2) {
+      const last = bounds[i + 1]!;
+      for (let g = bounds[i]!; g <= last; g++) {
         const list = this.granules.get(g);
         if (!list) this.granules.set(g, [m]);
         else if (list[list.length - 1] !== m) list.push(m);
@@ -64,22 +81,22 @@ class SpanIndex {
     }
   }
 
-  remove(m: LiveMapping, spans: readonly Span[]): void {
+  remove(m: LiveMapping, bounds: readonly number[]): void {
     const w = this.wide.length ? this.wide.indexOf(m) : -1;
     if (w >= 0) {
       this.wide.splice(w, 1);
       return;
     }
-    for (const s of spans) {
-      const last = lastGranule(s.start, s.len);
-      for (let g = firstGranule(s.start); g <= last; g++) {
+    for (let i = 0; i < bounds.length; i += 2) {
+      const last = bounds[i + 1]!;
+      for (let g = bounds[i]!; g <= last; g++) {
         const list = this.granules.get(g);
         if (!list) continue;
-        const i = list.indexOf(m);
-        if (i < 0) continue;
+        const at = list.indexOf(m);
+        if (at < 0) continue;
         if (list.length === 1) this.granules.delete(g);
-        else if (i === list.length - 1) list.pop();
-        else list.splice(i, 1);
+        else if (at === list.length - 1) list.pop();
+        else list.splice(at, 1);
       }
     }
   }
@@ -127,9 +144,7 @@ function lastGranule(start: bigint, len: number): number {
   return Number((start + BigInt(Math.max(len, 1)) - 1n) >> GRANULE_SHIFT);
 }
 
-function granules(start: bigint, len: number): number {
-  return lastGranule(start, len) - firstGranule(start) + 1;
-}
+const EMPTY_BOUNDS: number[] = [];
 
 function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
   for (let i = 0; i < spans.length; i++) {
@@ -168,7 +183,7 @@ export class LiveMappings {
   }
 
   addSingle(dev: number, devName: string, kind: 'single' | 'coherent', addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean): LiveMapping {
-    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0 });
+    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS });
   }
 
   /** An sg mapping: bus spans are the mapped entries (dma-iommu may merge elements), CPU spans the inputs. */
@@ -178,7 +193,7 @@ export class LiveMappings {
     const bus = sg.dma.map((d) => ({ start: d.addr, len: d.len }));
     const cpu = sg.segments.map((x) => ({ start: x.phys, len: x.size }));
     const size = sg.dma.reduce((n, d) => n + d.len, 0);
-    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0 });
+    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS });
   }
 
   private add(e: LiveMapping): LiveMapping {
@@ -186,8 +201,10 @@ export class LiveMappings {
     const list = map.get(e.addr);
     if (list) list.push(e);
     else map.set(e.addr, [e]);
-    (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.bus);
-    this.cpuIdx.add(e, e.cpu);
+    e.busG = granuleBounds(e.bus);
+    e.cpuG = granuleBounds(e.cpu);
+    (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busG);
+    this.cpuIdx.add(e, e.cpuG);
     this.total++;
     return e;
   }
@@ -211,8 +228,8 @@ export class LiveMappings {
     const m = list[i]!;
     if (list.length === 1) map.delete(addr);
     else list.splice(i, 1);
-    this.busIdx[dev]!.remove(m, m.bus);
-    this.cpuIdx.remove(m, m.cpu);
+    this.busIdx[dev]!.remove(m, m.busG!);
+    this.cpuIdx.remove(m, m.cpuG!);
     this.total--;
     return m;
   }

@@ -4,7 +4,9 @@ export const U64_MAX = (1n << 64n) - 1n;
 
 /** `%llx`: lowercase hex, no prefix, no padding. */
 export function hex(x: bigint | number): string {
-  return (typeof x === 'bigint' ? BigInt.asUintN(64, x) : BigInt(x)).toString(16);
+  // Values already in 0..2^64-1 (nearly all) print directly; the rest wrap as the kernel's u64 does.
+  if (typeof x === 'bigint') return (x >= 0n && x <= U64_MAX ? x : BigInt.asUintN(64, x)).toString(16);
+  return Number.isSafeInteger(x) && x >= 0 ? x.toString(16) : BigInt(x).toString(16);
 }
 
 /** `0x%016llx` (also what `%pad` / `%pa` print on 64-bit): 0x and 16 lowercase hex digits. */
