@@ -188,30 +188,33 @@ export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
  * in the kernel.
  */
 export class ActiveCachelines {
-  private readonly tree = new Map<bigint, number>();
+  /** Keyed by the cacheline number as a number when exact (cheaper to hash), else as the bigint. */
+  private readonly tree = new Map<number | bigint, number>();
 
   /** radix_tree_insert + active_cacheline_inc_overlap: 'eexist' when the line is already there. */
   insert(cln: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
-    const cur = this.tree.get(cln);
+    const key = clnKey(cln);
+    const cur = this.tree.get(key);
     if (cur === undefined) {
-      this.tree.set(cln, 0);
-      return { rc: 0, overflow: false };
+      this.tree.set(key, 0);
+      return INSERTED;
     }
     const overlap = cur + 1;
-    if (overlap > ACTIVE_CACHELINE_MAX_OVERLAP) return { rc: 'eexist', overflow: true };
-    this.tree.set(cln, overlap);
-    return { rc: 'eexist', overflow: false };
+    if (overlap > ACTIVE_CACHELINE_MAX_OVERLAP) return OVERFLOW;
+    this.tree.set(key, overlap);
+    return EEXIST;
   }
 
   /** active_cacheline_remove: a missing node reads as overlap 0 and is "deleted" again. */
   remove(cln: bigint): void {
-    const overlap = (this.tree.get(cln) ?? 0) - 1;
-    if (overlap < 0) this.tree.delete(cln);
-    else this.tree.set(cln, overlap);
+    const key = clnKey(cln);
+    const overlap = (this.tree.get(key) ?? 0) - 1;
+    if (overlap < 0) this.tree.delete(key);
+    else this.tree.set(key, overlap);
   }
 
   overlap(cln: bigint): number | undefined {
-    return this.tree.get(cln);
+    return this.tree.get(clnKey(cln));
   }
 
   get size(): number {
@@ -220,6 +223,16 @@ export class ActiveCachelines {
 
   hashInto(h: Hasher): void {
     h.u32(this.tree.size);
-    for (const cln of [...this.tree.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) h.big(cln).u32(this.tree.get(cln)!);
+    const lines = [...this.tree.keys()].map((k) => BigInt(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const cln of lines) h.big(cln).u32(this.tree.get(clnKey(cln))!);
   }
+}
+
+const INSERTED = Object.freeze({ rc: 0 as const, overflow: false });
+const EEXIST = Object.freeze({ rc: 'eexist' as const, overflow: false });
+const OVERFLOW = Object.freeze({ rc: 'eexist' as const, overflow: true });
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+function clnKey(cln: bigint): number | bigint {
+  return cln >= 0n && cln <= SAFE ? Number(cln) : cln;
 }

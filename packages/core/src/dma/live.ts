@@ -146,6 +146,17 @@ function lastGranule(start: bigint, len: number): number {
 
 const EMPTY_BOUNDS: number[] = [];
 
+/**
+ * A handle as a Map key: a number when it is exact as one (hashing a number is much cheaper than
+ * hashing a BigInt), else the bigint itself. Each handle has exactly one key, so lookups match as
+ * they would on the bigint.
+ */
+type HandleKey = number | bigint;
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+function handleKey(addr: bigint): HandleKey {
+  return addr >= 0n && addr <= SAFE ? Number(addr) : addr;
+}
+
 function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
   for (let i = 0; i < spans.length; i++) {
     const s = spans[i]!;
@@ -157,7 +168,7 @@ function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
 export class LiveMappings {
   private nextId = 1;
   /** Per device index: handle → mappings with that handle (mapping a buffer twice gives the same one). */
-  private readonly perDev: Map<bigint, LiveMapping[]>[] = [];
+  private readonly perDev: Map<HandleKey, LiveMapping[]>[] = [];
   private total = 0;
   /** Per device index: bus spans; and CPU spans of every device. */
   private readonly busIdx: SpanIndex[] = [];
@@ -173,7 +184,7 @@ export class LiveMappings {
     return n;
   }
 
-  private byDev(dev: number): Map<bigint, LiveMapping[]> {
+  private byDev(dev: number): Map<HandleKey, LiveMapping[]> {
     let m = this.perDev[dev];
     if (!m) {
       m = new Map();
@@ -198,9 +209,10 @@ export class LiveMappings {
 
   private add(e: LiveMapping): LiveMapping {
     const map = this.byDev(e.dev);
-    const list = map.get(e.addr);
+    const key = handleKey(e.addr);
+    const list = map.get(key);
     if (list) list.push(e);
-    else map.set(e.addr, [e]);
+    else map.set(key, [e]);
     e.busG = granuleBounds(e.bus);
     e.cpuG = granuleBounds(e.cpu);
     (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busG);
@@ -212,7 +224,8 @@ export class LiveMappings {
   /** Removes the mapping of `kind` with handle addr (same size preferred); null if there is none. */
   remove(dev: number, kind: LiveKind, addr: bigint, size: number): LiveMapping | null {
     const map = this.perDev[dev];
-    const list = map?.get(addr);
+    const key = handleKey(addr);
+    const list = map?.get(key);
     if (!map || !list) return null;
     let i = -1;
     for (let j = 0; j < list.length; j++) {
@@ -226,7 +239,7 @@ export class LiveMappings {
     }
     if (i < 0) return null;
     const m = list[i]!;
-    if (list.length === 1) map.delete(addr);
+    if (list.length === 1) map.delete(key);
     else list.splice(i, 1);
     this.busIdx[dev]!.remove(m, m.busG!);
     this.cpuIdx.remove(m, m.cpuG!);
@@ -238,7 +251,7 @@ export class LiveMappings {
   findSg(dev: number, sg: SgList): LiveMapping | null {
     const first = sg.dma[0];
     if (!first) return null;
-    const list = this.perDev[dev]?.get(first.addr) ?? [];
+    const list = this.perDev[dev]?.get(handleKey(first.addr)) ?? [];
     return list.find((m) => m.kind === 'sg' && m.nents === sg.segments.length) ?? list.find((m) => m.kind === 'sg') ?? null;
   }
 
