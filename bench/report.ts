@@ -133,7 +133,7 @@ export function render(r: Results): string {
   out.push(`machine: ${m.nproc} cores, ${m.cpu}, ${m.memGiB} GiB, node ${m.node}, ${m.platform}; load at start ${m.loadavg.join(' ')}; commit ${m.commit}${m.dirty ? ' (+ uncommitted changes)' : ''}`);
   out.push(`command: ${r.command}`);
   if (r.replay.length) {
-    out.push('', '1. Replay from a log (events/s, median (min–max) of ' + r.replay[0]!.replay.runs.length + ' runs; ceiling = same log, same reader, Map reducer)');
+    out.push('', '1. Replay from a log (events/s, median (min–max) of ' + r.replay[0]!.replay.runs.length + ' runs; ceiling = same log, same reader, Map reducer; ratio = replay median / the fastest ceiling (or bare Map) run)');
     out.push(table(
       ['mix', 'events', 'replay ev/s', 'ceiling ev/s', 'ratio', 'bare Map ev/s', 'ratio', 'read+decode ev/s', 'whole call ev/s'],
       r.replay.map((x) => [x.mix, si(x.events), ms(x.replay), ms(x.ceiling), x3(x.ratio), ms(x.bareMap), x3(x.ratioBareMap), ms(x.decode), si(x.replayWhole.median)]),
