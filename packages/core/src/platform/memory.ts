@@ -77,16 +77,7 @@ export class Memory {
       if (c) out.set(c.bytes.subarray(first, first + size));
       return out;
     }
-    let done = 0;
-    let p = phys;
-    while (done < size) {
-      const off = Number(p & CHUNK_MASK);
-      const n = Math.min(CHUNK - off, size - done);
-      const c = this.chunks.get(Number(p >> CHUNK_SHIFT));
-      if (c) out.set(c.bytes.subarray(off, off + n), done);
-      done += n;
-      p += BigInt(n);
-    }
+    this.readInto(phys, out, 0, size);
     return out;
   }
 
