@@ -3,7 +3,7 @@
 // (trace, dmesg, findings, fault, data, phys, sg, ran, time) is folded into one 64-bit hash.
 
 import type { Outcome, Path } from '../events.ts';
-import { Hasher, LITTLE_ENDIAN } from '../util/hash.ts';
+import { Hasher, LITTLE_ENDIAN, premix, wordAt } from '../util/hash.ts';
 import { LOG_FORMAT_VERSION } from './format.ts';
 
 export interface OutcomeDigest {
@@ -93,32 +93,19 @@ export class Lanes {
     const n = d.length;
     let a = Math.imul(this.a ^ n, 0x01000193);
     let b = Math.imul(this.b ^ n, 0x5bd1e995);
-    const whole = n >>> 2;
+    let p = 0;
     if (LITTLE_ENDIAN && (d.byteOffset & 3) === 0) {
+      const whole = n >>> 2;
       const w = new Int32Array(d.buffer, d.byteOffset, whole);
       for (let i = 0; i < whole; i++) {
-        let k = Math.imul(w[i]!, 0xcc9e2d51);
-        k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+        const k = premix(w[i]!);
         a = Math.imul(a ^ k, 0x01000193);
         b = Math.imul(b ^ k, 0x5bd1e995);
       }
-    } else {
-      for (let i = 0; i < whole; i++) {
-        const p = i << 2;
-        let k = Math.imul(d[p]! | (d[p + 1]! << 8) | (d[p + 2]! << 16) | (d[p + 3]! << 24), 0xcc9e2d51);
-        k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-        a = Math.imul(a ^ k, 0x01000193);
-        b = Math.imul(b ^ k, 0x5bd1e995);
-      }
+      p = whole << 2;
     }
-    const tail = n & 3;
-    if (tail > 0) {
-      const p = whole << 2;
-      let x = d[p]!;
-      if (tail > 1) x |= d[p + 1]! << 8;
-      if (tail > 2) x |= d[p + 2]! << 16;
-      let k = Math.imul(x, 0xcc9e2d51);
-      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    for (; p < n; p += 4) {
+      const k = premix(wordAt(d, p));
       a = Math.imul(a ^ k, 0x01000193);
       b = Math.imul(b ^ k, 0x5bd1e995);
     }

@@ -146,39 +146,26 @@ export class Memory {
   }
 
   /**
-   * 4 KiB of zeroes for a new chunk, carved from a 256 KiB slab: one ArrayBuffer per 64 chunks
-   * instead of one each (a pool cycled through by bounces creates tens of thousands of chunks).
+   * Zeroed bytes for new chunks, carved from 256 KiB slabs (one ArrayBuffer per 64 chunks instead
+   * of one each: a pool cycled through by bounces creates tens of thousands of chunks), and for
+   * reads (see readBuffer).
    */
-  private newChunkBytes(): Uint8Array {
-    if (this.slabUsed === SLAB_CHUNKS) {
-      this.slab = new ArrayBuffer(SLAB_CHUNKS * CHUNK);
-      this.slabUsed = 0;
-    }
-    return new Uint8Array(this.slab, CHUNK * this.slabUsed++, CHUNK);
-  }
+  private readonly slabs = new Bump(SLAB_CHUNKS * CHUNK);
+  private readonly arena = new Bump(READ_ARENA);
 
-  private slab = new ArrayBuffer(0);
-  private slabUsed = SLAB_CHUNKS;
+  private newChunkBytes(): Uint8Array {
+    return this.slabs.take(CHUNK);
+  }
 
   /**
    * `size` zero bytes no other array shares: a view of the current read arena (never handed out
    * twice; an arena is garbage once no view of it is alive), or an array of its own when large.
-   * Views start 8-byte aligned (the digests read whole words). Nothing may transfer or detach a
-   * view's `.buffer`: it is the arena.
+   * Nothing may transfer or detach a view's `.buffer`: it is the arena.
    */
   readBuffer(size: number): Uint8Array {
     if (!(size >= 0 && size <= READ_ARENA / 8)) return new Uint8Array(size); // large (or invalid: throws as before)
-    if (this.arenaUsed + size > READ_ARENA) {
-      this.arena = new ArrayBuffer(READ_ARENA);
-      this.arenaUsed = 0;
-    }
-    const out = new Uint8Array(this.arena, this.arenaUsed, size);
-    this.arenaUsed += (size + 7) & ~7;
-    return out;
+    return this.arena.take(size);
   }
-
-  private arena = new ArrayBuffer(0);
-  private arenaUsed = READ_ARENA;
 
   /** The chunk holding `p`, created if need be, for writing: its digest is marked stale. */
   private chunk(p: bigint): Uint8Array {
@@ -342,6 +329,28 @@ export class Memory {
       n++;
     }
     h.u32(n);
+  }
+}
+
+/**
+ * A bump allocator of zeroed bytes: views of one ArrayBuffer after another (`slabBytes` each), never
+ * handed out twice, each starting 8-byte aligned (the digests read whole words). A slab is garbage
+ * once no view of it is alive. `size` must be at most `slabBytes`.
+ */
+class Bump {
+  private buf = new ArrayBuffer(0);
+  private used = 0;
+
+  constructor(private readonly slabBytes: number) {}
+
+  take(size: number): Uint8Array {
+    if (this.used + size > this.buf.byteLength) {
+      this.buf = new ArrayBuffer(this.slabBytes);
+      this.used = 0;
+    }
+    const out = new Uint8Array(this.buf, this.used, size);
+    this.used += (size + 7) & ~7;
+    return out;
   }
 }
 
