@@ -84,7 +84,12 @@ export class Kernel {
   }
 
   trace(system: TraceRec['system'], name: string, text: string): void {
-    this.out.trace.push({ system, name, text });
+    this.traceRec({ system, name, text });
+  }
+
+  /** A record whose text is formatted when read (dma/trace.ts, Trace). */
+  traceRec(t: TraceRec): void {
+    this.out.trace.push(t);
     this.out.ran.trace = true;
   }
 

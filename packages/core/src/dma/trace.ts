@@ -2,10 +2,10 @@
 // format of the machine's profile (6.18: dma_map_phys / dma_unmap_phys; 6.17: dma_map_page,
 // dma_unmap_page, dma_map_resource, dma_unmap_resource). Text is what TP_printk prints.
 
-import type { SgList, Segment } from '../events.ts';
+import type { SgList, Segment, TraceRec } from '../events.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
-import { hex, pad16 } from '../util/hex.ts';
+import { hex, hex016, pad16 } from '../util/hex.ts';
 import { ATTR_TABLE, DIR_TRACE_NAMES, DMA_ATTR_MMIO, DMA_MAPPING_ERROR } from './defs.ts';
 import { is_swiotlb_force_bounce } from './swiotlb.ts';
 
@@ -14,11 +14,16 @@ const PAGE_OFFSET = 0xffff888000000000n;
 
 /** __print_flags(attrs, "|", ...): known names in table order, leftover bits as 0x%lx. 6.17 has no MMIO. */
 export function decode_dma_attrs(k: Kernel, attrs: number): string {
+  return attrsText(k.is618, attrs);
+}
+
+function attrsText(is618: boolean, attrs: number): string {
+  if (attrs === 0) return '';
   let rest = attrs;
   let out = '';
   for (const [bit, name] of ATTR_TABLE) {
     if (rest === 0) break;
-    if (bit === DMA_ATTR_MMIO && !k.is618) continue;
+    if (bit === DMA_ATTR_MMIO && !is618) continue;
     if ((rest & bit) !== bit) continue;
     rest &= ~bit;
     out += out ? `|${name}` : name;
@@ -48,35 +53,122 @@ export function print_virt(phys: bigint | null): string {
   return phys === null ? '0000000000000000' : pad16(BigInt.asUintN(64, PAGE_OFFSET + phys));
 }
 
-function mapText(k: Kernel, dev: Device, phys: bigint, dma: bigint, size: number, dir: number, attrs: number): string {
-  return `${dev.name} dir=${decode_dma_data_direction(dir)} dma_addr=${hex(dma)} size=${size} phys_addr=${hex(phys)} attrs=${decode_dma_attrs(k, attrs)}`;
+/**
+ * The trace records that most calls make, kept as their fields: the text is formatted only when
+ * something reads it (a scenario's expect, `--trace`, a divergence report). Formatting every
+ * record's text cost about a sixth of a replay of an IOMMU mix, and the outcome digest of log
+ * format 3 folds these fields instead of the text (log/digest.ts; docs/log-format.md lists the
+ * kinds). The fields are copies taken when the call ran, so later calls cannot change the text.
+ * `text` is a getter, so `toJSON` gives the plain { system, name, text } form.
+ */
+export class Trace implements TraceRec {
+  private formatted: string | undefined = undefined;
+  constructor(
+    readonly system: TraceRec['system'],
+    readonly name: string,
+    /** TRACE_* below: which fields are meaningful and how the text is formatted. */
+    readonly kind: number,
+    /** The device (its name is printed; log format 3 folds its index); null for the iommu kinds. */
+    readonly dev: Device | null,
+    readonly a: bigint,
+    readonly b: bigint,
+    readonly c: bigint,
+    readonly n: number,
+    readonly dir: number,
+    readonly attrs: number,
+    /** 6.18 attrs names (MMIO) for the map/unmap kinds; FORCE for swiotlb_bounced. */
+    readonly flag: boolean,
+    /** The scatterlist kinds' arrays (copies): dma addresses or physical addresses, lengths, physical addresses. */
+    readonly xs: readonly bigint[] | null,
+    readonly ys: readonly number[] | null,
+    readonly zs: readonly bigint[] | null,
+  ) {}
+
+  get text(): string {
+    return (this.formatted ??= traceText(this));
+  }
+
+  toJSON(): { system: TraceRec['system']; name: string; text: string } {
+    return { system: this.system, name: this.name, text: this.text };
+  }
 }
 
-function unmapText(k: Kernel, dev: Device, addr: bigint, size: number, dir: number, attrs: number): string {
-  return `${dev.name} dir=${decode_dma_data_direction(dir)} dma_addr=${hex(addr)} size=${size} attrs=${decode_dma_attrs(k, attrs)}`;
+/** Trace kinds (Trace.kind). Numbers are part of log format 3's outcome digest: never renumber. */
+export const TRACE_MAP = 1; // a = phys, b = dma, n = size
+export const TRACE_UNMAP = 2; // a = dma, n = size
+export const TRACE_SYNC = 3; // a = dma, n = size
+export const TRACE_MAP_SG = 4; // xs = dma addrs, ys = sizes, zs = phys addrs
+export const TRACE_UNMAP_SG = 5; // xs = phys addrs
+export const TRACE_IOMMU_MAP = 6; // a = iova, b = paddr, c = size
+export const TRACE_IOMMU_UNMAP = 7; // a = iova, b = unmapped size, c = size
+export const TRACE_BOUNCED = 8; // a = dev_addr, b = dma_mask, n = size, flag = FORCE
+
+function traceText(t: Trace): string {
+  const dir = (): string => decode_dma_data_direction(t.dir);
+  switch (t.kind) {
+    case TRACE_MAP:
+      return `${t.dev!.name} dir=${dir()} dma_addr=${hex(t.b)} size=${t.n} phys_addr=${hex(t.a)} attrs=${attrsText(t.flag, t.attrs)}`;
+    case TRACE_UNMAP:
+      return `${t.dev!.name} dir=${dir()} dma_addr=${hex(t.a)} size=${t.n} attrs=${attrsText(t.flag, t.attrs)}`;
+    case TRACE_SYNC:
+      return `${t.dev!.name} dir=${dir()} dma_addr=${hex(t.a)} size=${t.n}`;
+    case TRACE_MAP_SG:
+      return `${t.dev!.name} dir=${dir()} dma_addrs=${print_array(t.xs!)} sizes=${print_array(t.ys!)} phys_addrs=${print_array(t.zs!)} attrs=${attrsText(t.flag, t.attrs)}`;
+    case TRACE_UNMAP_SG:
+      return `${t.dev!.name} dir=${dir()} phys_addrs=${print_array(t.xs!)} attrs=${attrsText(t.flag, t.attrs)}`;
+    case TRACE_IOMMU_MAP:
+      return `IOMMU: iova=${hex016(t.a)} - ${hex016(t.a + t.c)} paddr=${hex016(t.b)} size=${t.c}`;
+    case TRACE_IOMMU_UNMAP:
+      return `IOMMU: iova=${hex016(t.a)} - ${hex016(t.a + t.c)} size=${t.c} unmapped_size=${t.b}`;
+    case TRACE_BOUNCED:
+      return `dev_name: ${t.dev!.name} dma_mask=${hex(t.b)} dev_addr=${hex(t.a)} size=${t.n} ${t.flag ? 'FORCE' : 'NORMAL'}`;
+    default:
+      throw new Error(`trace kind ${t.kind}`);
+  }
+}
+
+function rec(k: Kernel, system: TraceRec['system'], name: string, kind: number, dev: Device | null, a: bigint, b: bigint, c: bigint, n: number, dir: number, attrs: number, flag: boolean, xs: readonly bigint[] | null = null, ys: readonly number[] | null = null, zs: readonly bigint[] | null = null): void {
+  k.traceRec(new Trace(system, name, kind, dev, a, b, c, n, dir, attrs, flag, xs, ys, zs));
+}
+
+function mapRec(k: Kernel, name: string, dev: Device, phys: bigint, dma: bigint, size: number, dir: number, attrs: number): void {
+  rec(k, 'dma', name, TRACE_MAP, dev, phys, dma, 0n, size, dir, attrs, k.is618);
+}
+
+function unmapRec(k: Kernel, name: string, dev: Device, addr: bigint, size: number, dir: number, attrs: number): void {
+  rec(k, 'dma', name, TRACE_UNMAP, dev, addr, 0n, 0n, size, dir, attrs, k.is618);
 }
 
 // ---- class dma_map / dma_unmap ----
 
 /** 6.18 and later. */
 export function trace_dma_map_phys(k: Kernel, dev: Device, phys: bigint, dma: bigint, size: number, dir: number, attrs: number): void {
-  k.trace('dma', 'dma_map_phys', mapText(k, dev, phys, dma, size, dir, attrs));
+  mapRec(k, 'dma_map_phys', dev, phys, dma, size, dir, attrs);
 }
 export function trace_dma_unmap_phys(k: Kernel, dev: Device, addr: bigint, size: number, dir: number, attrs: number): void {
-  k.trace('dma', 'dma_unmap_phys', unmapText(k, dev, addr, size, dir, attrs));
+  unmapRec(k, 'dma_unmap_phys', dev, addr, size, dir, attrs);
 }
 /** 6.12 – 6.17. */
 export function trace_dma_map_page(k: Kernel, dev: Device, phys: bigint, dma: bigint, size: number, dir: number, attrs: number): void {
-  k.trace('dma', 'dma_map_page', mapText(k, dev, phys, dma, size, dir, attrs));
+  mapRec(k, 'dma_map_page', dev, phys, dma, size, dir, attrs);
 }
 export function trace_dma_unmap_page(k: Kernel, dev: Device, addr: bigint, size: number, dir: number, attrs: number): void {
-  k.trace('dma', 'dma_unmap_page', unmapText(k, dev, addr, size, dir, attrs));
+  unmapRec(k, 'dma_unmap_page', dev, addr, size, dir, attrs);
 }
 export function trace_dma_map_resource(k: Kernel, dev: Device, phys: bigint, dma: bigint, size: number, dir: number, attrs: number): void {
-  k.trace('dma', 'dma_map_resource', mapText(k, dev, phys, dma, size, dir, attrs));
+  mapRec(k, 'dma_map_resource', dev, phys, dma, size, dir, attrs);
 }
 export function trace_dma_unmap_resource(k: Kernel, dev: Device, addr: bigint, size: number, dir: number, attrs: number): void {
-  k.trace('dma', 'dma_unmap_resource', unmapText(k, dev, addr, size, dir, attrs));
+  unmapRec(k, 'dma_unmap_resource', dev, addr, size, dir, attrs);
+}
+
+/** iommu:map (include/trace/events/iommu.h), traced by iommu_map_nosync. */
+export function trace_iommu_map(k: Kernel, iova: bigint, paddr: bigint, size: bigint): void {
+  rec(k, 'iommu', 'map', TRACE_IOMMU_MAP, null, iova, paddr, size, 0, 0, 0, false);
+}
+/** iommu:unmap, traced by __iommu_unmap. */
+export function trace_iommu_unmap(k: Kernel, iova: bigint, size: bigint, unmapped: bigint): void {
+  rec(k, 'iommu', 'unmap', TRACE_IOMMU_UNMAP, null, iova, unmapped, size, 0, 0, 0, false);
 }
 
 // ---- alloc / free ----
@@ -109,12 +201,21 @@ export function trace_dma_free(k: Kernel, dev: Device, virt: bigint | null, dma:
  * 6.18 only in 6.18.9): dma_addrs/sizes of the `ents` mapped entries, phys_addrs of the nents inputs.
  */
 export function trace_dma_map_sg(k: Kernel, dev: Device, sg: SgList, ents: number, dir: number, attrs: number): void {
-  const dma = sg.dma.slice(0, ents);
-  k.trace(
-    'dma',
-    'dma_map_sg',
-    `${dev.name} dir=${decode_dma_data_direction(dir)} dma_addrs=${print_array(dma.map((d) => d.addr))} sizes=${print_array(dma.map((d) => d.len))} phys_addrs=${print_array(sg.segments.map((s) => s.phys))} attrs=${decode_dma_attrs(k, attrs)}`,
-  );
+  const n = Math.min(ents, sg.dma.length);
+  const addrs = new Array<bigint>(n);
+  const lens = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const d = sg.dma[i]!;
+    addrs[i] = d.addr;
+    lens[i] = d.len;
+  }
+  rec(k, 'dma', 'dma_map_sg', TRACE_MAP_SG, dev, 0n, 0n, 0n, 0, dir, attrs, k.is618, addrs, lens, physOf(sg.segments));
+}
+
+function physOf(segments: readonly Segment[]): bigint[] {
+  const xs = new Array<bigint>(segments.length);
+  for (let i = 0; i < segments.length; i++) xs[i] = segments[i]!.phys;
+  return xs;
 }
 
 /** The array named dma_addrs holds the *physical* addresses of the input list (as the kernel's does). */
@@ -127,16 +228,16 @@ export function trace_dma_map_sg_err(k: Kernel, dev: Device, segments: readonly 
 }
 
 export function trace_dma_unmap_sg(k: Kernel, dev: Device, segments: readonly Segment[], dir: number, attrs: number): void {
-  k.trace('dma', 'dma_unmap_sg', `${dev.name} dir=${decode_dma_data_direction(dir)} phys_addrs=${print_array(segments.map((s) => s.phys))} attrs=${decode_dma_attrs(k, attrs)}`);
+  rec(k, 'dma', 'dma_unmap_sg', TRACE_UNMAP_SG, dev, 0n, 0n, 0n, 0, dir, attrs, k.is618, physOf(segments));
 }
 
 // ---- sync ----
 
 export function trace_dma_sync_single_for_cpu(k: Kernel, dev: Device, addr: bigint, size: number, dir: number): void {
-  k.trace('dma', 'dma_sync_single_for_cpu', `${dev.name} dir=${decode_dma_data_direction(dir)} dma_addr=${hex(addr)} size=${size}`);
+  rec(k, 'dma', 'dma_sync_single_for_cpu', TRACE_SYNC, dev, addr, 0n, 0n, size, dir, 0, false);
 }
 export function trace_dma_sync_single_for_device(k: Kernel, dev: Device, addr: bigint, size: number, dir: number): void {
-  k.trace('dma', 'dma_sync_single_for_device', `${dev.name} dir=${decode_dma_data_direction(dir)} dma_addr=${hex(addr)} size=${size}`);
+  rec(k, 'dma', 'dma_sync_single_for_device', TRACE_SYNC, dev, addr, 0n, 0n, size, dir, 0, false);
 }
 
 /**
@@ -164,9 +265,5 @@ export function trace_dma_sync_sg_for_device(k: Kernel, dev: Device, sg: SgList,
 
 /** swiotlb:swiotlb_bounced; dev_addr is the bus address of the *original* buffer. */
 export function trace_swiotlb_bounced(k: Kernel, dev: Device, dev_addr: bigint, size: number): void {
-  k.trace(
-    'swiotlb',
-    'swiotlb_bounced',
-    `dev_name: ${dev.name} dma_mask=${hex(dev.dmaMask ?? 0n)} dev_addr=${hex(dev_addr)} size=${size} ${is_swiotlb_force_bounce(k, dev) ? 'FORCE' : 'NORMAL'}`,
-  );
+  rec(k, 'swiotlb', 'swiotlb_bounced', TRACE_BOUNCED, dev, dev_addr, dev.dmaMask ?? 0n, 0n, size, 0, 0, is_swiotlb_force_bounce(k, dev));
 }

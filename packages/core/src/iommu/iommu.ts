@@ -7,6 +7,7 @@ import { ModelInputError, type Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { hex016 } from '../util/hex.ts';
+import { trace_iommu_map, trace_iommu_unmap } from '../dma/trace.ts';
 import { FlushQueue } from './flush-queue.ts';
 import { IoPgtable } from './io-pgtable.ts';
 import { Iotlb } from './iotlb.ts';
@@ -127,7 +128,7 @@ export function iommu_map_nosync(k: Kernel, dom: IommuDomain, iova: bigint, padd
     iommu_unmap(k, dom, iova, BigInt(r.mapped) << dom.shift);
     return r.err;
   }
-  k.trace('iommu', 'map', `IOMMU: iova=${hex016(iova)} - ${hex016(iova + size)} paddr=${hex016(paddr)} size=${size}`);
+  trace_iommu_map(k, iova, paddr, size);
   return 0;
 }
 
@@ -149,7 +150,7 @@ function __iommu_unmap(k: Kernel, dom: IommuDomain, iova: bigint, size: bigint, 
     gather.pages += done;
   }
   const unmapped = BigInt(done) << dom.shift;
-  k.trace('iommu', 'unmap', `IOMMU: iova=${hex016(iova)} - ${hex016(iova + size)} size=${size} unmapped_size=${unmapped}`);
+  trace_iommu_unmap(k, iova, size, unmapped);
   return unmapped;
 }
 

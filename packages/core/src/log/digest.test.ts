@@ -1,7 +1,10 @@
-// The outcome digest's two definitions: version 1 folds read data a byte per lane step, version 2
-// a 32-bit word per step. Both must see every byte; nothing but data may differ between them.
+// The outcome digest's definitions: version 1 folds read data a byte per lane step, version 2 a
+// 32-bit word per step (both must see every byte; nothing but data may differ between them), and
+// version 3 folds the model's field-kept trace records (dma/trace.ts, Trace) by their fields.
 import { describe, expect, it } from 'vitest';
-import { emptyOutcome, type Outcome } from '../events.ts';
+import { emptyOutcome, traceLine, type Outcome, type TraceRec } from '../events.ts';
+import { testMachine } from '../testing.ts';
+import { Trace, TRACE_MAP } from '../dma/trace.ts';
 import { Prng } from '../util/prng.ts';
 import { detailHex, detailTag, Lanes, outcomeDigest, thrownDigest } from './digest.ts';
 
@@ -54,7 +57,7 @@ describe('outcome digest', () => {
     expect(v1.hex()).toBe(ref.hex());
     expect(detailHex(outcomeDigest(withData(d), 1))).not.toBe(detailHex(outcomeDigest(withData(d), 2)));
     expect(outcomeDigest(withData(undefined), 1)).toEqual(outcomeDigest(withData(undefined), 2));
-    expect(outcomeDigest(withData(d))).toEqual(outcomeDigest(withData(d), 2)); // the default is the current version
+    expect(outcomeDigest(withData(d))).toEqual(outcomeDigest(withData(d), 3)); // the default is the current version
   });
 
   it('keeps the detail as two u32 halves; the tag is the top half', () => {
@@ -64,5 +67,54 @@ describe('outcome digest', () => {
     const t = thrownDigest(Object.assign(new Error('boom'), { code: 'KERNEL_BUG' }));
     expect(t.thrown).toBe('KERNEL_BUG');
     expect([t.hi, t.lo].every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)).toBe(true);
+  });
+
+  it('Lanes.big folds the low then the high 32 bits of the u64, with or without its number fast path', () => {
+    for (const x of [0n, 1n, 0xffffffffn, 0x100000000n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n, -1n, 0xffff888000000000n]) {
+      const a = new Lanes();
+      a.big(x);
+      const b = new Lanes();
+      const v = BigInt.asUintN(64, x);
+      b.w(Number(v & 0xffffffffn));
+      b.w(Number(v >> 32n));
+      expect(a.hex(), String(x)).toBe(b.hex());
+    }
+  });
+});
+
+describe('version 3: trace records kept as fields', () => {
+  const m = testMachine({});
+  const dev = m.k.deviceList[0]!;
+  const map = (over: Partial<{ a: bigint; b: bigint; n: number; dir: number; attrs: number; flag: boolean }> = {}): Trace =>
+    new Trace('dma', 'dma_map_phys', TRACE_MAP, dev, over.a ?? 0x12345n, over.b ?? 0x12345n, 0n, over.n ?? 100, over.dir ?? 2, over.attrs ?? 0, over.flag ?? true, null, null, null);
+  const withTrace = (t: TraceRec): Outcome => {
+    const o = emptyOutcome(12_000);
+    o.trace.push(t);
+    return o;
+  };
+
+  it('the text is formatted when read, and is what the kernel prints; JSON has the plain form', () => {
+    const t = map();
+    expect(traceLine(t)).toBe(`dma_map_phys: ${dev.name} dir=FROM_DEVICE dma_addr=12345 size=100 phys_addr=12345 attrs=`);
+    expect(JSON.parse(JSON.stringify(t))).toEqual({ system: 'dma', name: 'dma_map_phys', text: t.text });
+  });
+
+  it('versions 1 and 2 fold a field-kept record exactly as the plain record with the same text', () => {
+    const t = map({ attrs: 0x400 });
+    const plain = { system: t.system, name: t.name, text: t.text };
+    for (const v of [1, 2]) expect(outcomeDigest(withTrace(t), v)).toEqual(outcomeDigest(withTrace(plain), v));
+    expect(outcomeDigest(withTrace(t), 3)).not.toEqual(outcomeDigest(withTrace(plain), 3));
+  });
+
+  it('version 3 changes when any field that the text prints changes', () => {
+    const base = detailHex(outcomeDigest(withTrace(map()), 3));
+    const variants = [map({ a: 0x12346n }), map({ b: 0x12344n }), map({ n: 101 }), map({ dir: 1 }), map({ attrs: 0x20 }), map({ a: 0x12345n + (1n << 40n) })];
+    const seen = new Set([base]);
+    for (const t of variants) seen.add(detailHex(outcomeDigest(withTrace(t), 3)));
+    expect(seen.size).toBe(variants.length + 1);
+    // A plain (text) record of another kind still folds by its text under version 3.
+    const p1 = { system: 'dma' as const, name: 'dma_alloc', text: 'a' };
+    const p2 = { system: 'dma' as const, name: 'dma_alloc', text: 'b' };
+    expect(detailHex(outcomeDigest(withTrace(p1), 3))).not.toBe(detailHex(outcomeDigest(withTrace(p2), 3)));
   });
 });

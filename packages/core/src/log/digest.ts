@@ -5,6 +5,7 @@
 import type { Outcome, Path } from '../events.ts';
 import { Hasher, LITTLE_ENDIAN, premix, wordAt } from '../util/hash.ts';
 import { LOG_FORMAT_VERSION } from './format.ts';
+import { Trace } from '../dma/trace.ts';
 
 export interface OutcomeDigest {
   result: bigint;
@@ -120,7 +121,14 @@ export class Lanes {
     } else this.s(String(x));
   }
 
+  /** The low then the high 32 bits of x as a u64 (the same words as num() for 0..2^53-1, which take no BigInt steps). */
   big(x: bigint): void {
+    if (x >= 0n && x <= 0x1fffffffffffffn) {
+      const v = Number(x);
+      this.w(v >>> 0);
+      this.w(Math.floor(v / 2 ** 32) >>> 0);
+      return;
+    }
     const v = BigInt.asUintN(64, x);
     this.w(Number(v & 0xffffffffn));
     this.w(Number(v >> 32n));
@@ -162,12 +170,20 @@ const scratch = new Lanes();
 /**
  * Stable across runs and processes: depends only on the outcome's values, in this order, and on
  * the log format version (`format`, default the current one): version 1 folds read data a byte per
- * lane step, version 2 a little-endian 32-bit word per step (Lanes.words); nothing else differs.
+ * lane step, version 2 a little-endian 32-bit word per step (Lanes.words); version 3 also folds the
+ * trace records the model keeps as fields (dma/trace.ts, Trace) by those fields, not their text.
  */
 export function outcomeDigest(o: Outcome, format: number = LOG_FORMAT_VERSION): OutcomeDigest {
   const m = scratch.reset();
   m.w(o.trace.length);
   for (const t of o.trace) {
+    if (format >= 3) {
+      if (t instanceof Trace) {
+        foldTrace(m, t);
+        continue;
+      }
+      m.w(0);
+    }
     m.s(t.system);
     m.s(t.name);
     m.s(t.text);
@@ -210,6 +226,38 @@ export function outcomeDigest(o: Outcome, format: number = LOG_FORMAT_VERSION): 
   m.num(o.timeNs);
   const hi = m.hi();
   return { result: o.result, error: o.error, path: o.path, hi, lo: m.lo(hi) };
+}
+
+/**
+ * Format 3's fold of a trace record the model keeps as fields (dma/trace.ts, Trace): its kind, its
+ * name, the device's index (-1 for none), every field in a fixed order, then each array's length and
+ * values. The text is a function of these (and of the machine's configuration), so outcomes that
+ * print differently always fold differently; the text is never formatted here.
+ */
+function foldTrace(m: Lanes, t: Trace): void {
+  m.w(0x100 + t.kind);
+  m.s(t.name);
+  m.w(t.dev ? t.dev.index : -1);
+  m.big(t.a);
+  m.big(t.b);
+  m.big(t.c);
+  m.num(t.n);
+  m.w(t.dir);
+  m.w(t.attrs);
+  m.w(t.flag ? 1 : 0);
+  const { xs, ys, zs } = t;
+  if (xs) {
+    m.w(xs.length);
+    for (let i = 0; i < xs.length; i++) m.big(xs[i]!);
+  } else m.w(-1);
+  if (ys) {
+    m.w(ys.length);
+    for (let i = 0; i < ys.length; i++) m.num(ys[i]!);
+  } else m.w(-1);
+  if (zs) {
+    m.w(zs.length);
+    for (let i = 0; i < zs.length; i++) m.big(zs[i]!);
+  } else m.w(-1);
 }
 
 /** Digest of an apply that threw (a simulated kernel BUG, a request the model refuses). */

@@ -10,12 +10,13 @@ import { crc32c } from './crc32c.ts';
 export const LOG_MAGIC = Uint8Array.from([0x89, 0x44, 0x4d, 0x41, 0x4c, 0x4f, 0x47, 0x0a]);
 /**
  * The version new logs are written with. 2: read data is folded into the outcome digest a 32-bit
- * word per step and state hashes fold cached per-chunk memory digests (docs/log-format.md,
- * "Version history"). Version 1 logs are still read and replayed with version 1's definitions.
+ * word per step and state hashes fold cached per-chunk memory digests. 3: the trace records the
+ * model keeps as fields are folded by their fields, not their text (docs/log-format.md, "Version
+ * history"). Older logs are still read and replayed with their version's definitions.
  */
-export const LOG_FORMAT_VERSION = 2;
+export const LOG_FORMAT_VERSION = 3;
 /** Every version this code reads (and replays with that version's digest and state-hash definitions). */
-export const LOG_FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
+export const LOG_FORMAT_VERSIONS_READ: readonly number[] = [1, 2, 3];
 export const PREAMBLE_BYTES = 12;
 export const FRAME_HEADER_BYTES = 28;
 /** Refuse frames larger than this even when their header checks out (a writer never makes one). */
@@ -76,7 +77,7 @@ export function checkPreamble(b: Uint8Array, what: string): number {
   const version = b[8]! | (b[9]! << 8);
   if (!LOG_FORMAT_VERSIONS_READ.includes(version)) {
     throw new LogVersionError(
-      `${what}: log format version ${version} is not supported (this dmasim reads versions ${LOG_FORMAT_VERSIONS_READ.join(' and ')}); use the dmasim version that wrote it`,
+      `${what}: log format version ${version} is not supported (this dmasim reads versions ${LOG_FORMAT_VERSIONS_READ.slice(0, -1).join(', ')} and ${LOG_FORMAT_VERSIONS_READ.at(-1)}); use the dmasim version that wrote it`,
     );
   }
   if (b[10] !== 0 || b[11] !== 0) throw new LogFormatError(`${what}: log preamble is damaged (reserved bytes are not zero)`);

@@ -1,6 +1,8 @@
-// Log format versions: a committed version-1 log (fixtures/v1-small.dlog, recorded by the code
-// before version 2 existed) must keep replaying identically — same outcome digests, same state
-// hashes — and new logs are version 2 and round-trip.
+// Log format versions: committed logs of older versions must keep replaying identically — same
+// outcome digests, same state hashes — and new logs are version 3 and round-trip.
+// fixtures/v1-small.dlog was recorded by the code before version 2 existed, fixtures/v2-mixed.dlog
+// (the bench's `mixed` mix, 8 devices: dma-direct, swiotlb, strict and lazy IOMMU domains,
+// scatterlists, coherent buffers, P2P) by the code before version 3.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { FIXTURE_NIC, FIXTURE_OLD, fixtureWorkload } from './test-helpers.ts';
 import { LogWriter } from './writer.ts';
 
 const V1 = fileURLToPath(new URL('./fixtures/v1-small.dlog', import.meta.url));
+const V2 = fileURLToPath(new URL('./fixtures/v2-mixed.dlog', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-versions-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -77,7 +80,38 @@ describe('log format versions', () => {
     expect(replay(V1, { machine: (c) => new Machine(c) }).verdict).toBe('identical');
   });
 
-  it('new logs are version 2 and replay identically, state marks and all', () => {
+  it('replays the committed version-2 log identically (trace records folded by their text)', () => {
+    const rd = LogReader.open(V2);
+    expect(rd.version).toBe(2);
+    rd.close();
+    const r = replay(V2);
+    expect(r.divergence).toBeUndefined();
+    expect(r.verdict).toBe('identical');
+    expect(r.events).toBe(3584);
+    expect(r.machine.hashVersion).toBe(2);
+    expect(r.state).toBe(r.log.end?.state);
+  });
+
+  it('the version-2 fixture exercises the trace fold: version 3 digests differ exactly where a call traced', () => {
+    const rd = LogReader.open(V2);
+    const m = new Machine(rd.header.config);
+    const names = new Set<string>();
+    let traced = 0;
+    for (const rec of rd.records()) {
+      const out = m.apply(rec.event);
+      expect(outcomeDigest(out, 2).hi).toBe(rec.tag);
+      if (out.trace.length > 0) {
+        traced++;
+        for (const t of out.trace) names.add(t.name);
+        expect(outcomeDigest(out, 3).hi).not.toBe(rec.tag);
+      } else expect(outcomeDigest(out, 3).hi).toBe(rec.tag);
+    }
+    rd.close();
+    expect(traced).toBeGreaterThan(1000);
+    for (const n of ['dma_map_phys', 'dma_unmap_phys', 'dma_map_sg', 'dma_unmap_sg', 'swiotlb_bounced', 'map', 'unmap', 'dma_alloc', 'dma_free']) expect(names).toContain(n);
+  });
+
+  it('new logs are version 3 and replay identically, state marks and all', () => {
     const path = join(dir, 'v2.dlog');
     const w = LogWriter.open(path, { dmasim: 'test', config }, { batchEvents: 64, stateHashEvery: 25, stateHash: () => m.stateHash() });
     const m = new RecordingMachine(config, w);
@@ -85,15 +119,15 @@ describe('log format versions', () => {
     const end = w.close(m.stateHash());
     const rd = LogReader.open(path);
     expect(rd.version).toBe(LOG_FORMAT_VERSION);
-    expect(LOG_FORMAT_VERSION).toBe(2);
+    expect(LOG_FORMAT_VERSION).toBe(3);
     rd.close();
     const r = replay(path);
     expect(r.verdict).toBe('identical');
     expect(r.events).toBe(EVENTS);
     expect(r.statesChecked).toBe(Math.floor(EVENTS / 25) + 1);
-    expect(r.machine.hashVersion).toBe(2);
+    expect(r.machine.hashVersion).toBe(2); // version 3 changed the outcome digest only
     expect(r.state).toBe(end.state);
-    // The same run's version-1 hash is a different value: the marks really are version 2's.
+    // The same run's version-1 hash is a different value: the marks really are version 2's definition.
     m.hashVersion = 1;
     expect(m.stateHash()).not.toBe(end.state);
   });
