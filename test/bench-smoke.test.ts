@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultPlan, runBench } from '../bench/bench.ts';
 import { MIX_NAMES, MIXES } from '../bench/mixes.ts';
+import { MULTI_QUEUE, parseQueues } from '../packages/workers/src/index.ts';
 import { render } from '../bench/report.ts';
 import { recordMix, timeCeiling, timeDecode, timeReplay } from '../bench/replay-figures.ts';
 
@@ -21,6 +22,34 @@ describe('bench harness', () => {
       expect(programs.map((p) => p.dev)).toEqual(config.devices.map((d) => d.name));
       if (name.startsWith('iommu')) expect(config.devices.every((d) => d.dma === 'iommu')).toBe(true);
       if (name === 'swiotlb-heavy') expect(config.devices.every((d) => d.mask === 32)).toBe(true);
+    }
+  });
+
+  it('runs every role of a mix in the same proportions at every device count', () => {
+    // Calls budgeted per role (workload and parameters), a multi-queue device's split among its queues.
+    const shares = (name: (typeof MIX_NAMES)[number], n: number): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const { program: p } of MIXES[name].build(n, 1200, 1n).programs) {
+        if (p.kind !== 'workload') throw new Error('a mix runs workloads');
+        const { ops, ...params } = p.params;
+        const queues = p.workload === MULTI_QUEUE ? parseQueues(String(params.queues)) : [{ workload: p.workload, params }];
+        for (const q of queues) {
+          const key = JSON.stringify([q.workload, Object.entries(q.params).map(([k, v]) => `${k}=${String(v)}`).sort()]);
+          out[key] = (out[key] ?? 0) + Number(ops) / queues.length;
+        }
+      }
+      return out;
+    };
+    for (const name of MIX_NAMES) {
+      const at8 = shares(name, 8);
+      const roles = Object.keys(at8).sort();
+      for (const n of [1, 2, 3, 4, 64]) {
+        const at = shares(name, n);
+        expect(Object.keys(at).sort(), `${name} × ${n}`).toEqual(roles);
+        const total = Object.values(at).reduce((x, y) => x + y, 0);
+        const total8 = Object.values(at8).reduce((x, y) => x + y, 0);
+        for (const r of roles) expect(at[r]! / total, `${name} × ${n}: ${r}`).toBeCloseTo(at8[r]! / total8, 2);
+      }
     }
   });
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import { Prng, type MmioRegion } from '@dmasim/core';
 import { DeviceDriver, StopSignal } from './driver.ts';
-import { Bugs, type DeviceInfo, type WorkloadContext } from './workloads/common.ts';
+import { Bugs, type DeviceInfo, type ModuleContext } from './workloads/common.ts';
 import { findWorkload } from './workloads/index.ts';
 import { OPS_PARAM, resolveParams, type ParamValue, type Resolved } from './workloads/params.ts';
 import { runSteps } from './workloads/steps.ts';
@@ -75,7 +75,7 @@ export default async function deviceTask(t: DeviceTask): Promise<TaskResult> {
   }
 }
 
-type ProgramModule = { run?: (ctx: WorkloadContext) => Promise<void> };
+type ProgramModule = { run?: (ctx: ModuleContext) => Promise<void> };
 
 /**
  * Piscina loads this file through tsx's require hook in a worker thread, where Node 20 does not
@@ -97,9 +97,9 @@ async function runProgram(drv: DeviceDriver, t: DeviceTask): Promise<Record<stri
     await runSteps(drv, p.steps, p.repeat);
     return {};
   }
-  let run: (ctx: WorkloadContext) => Promise<void>;
+  let run: (ctx: ModuleContext) => Promise<void>;
   let params: Resolved;
-  let knobs: WorkloadContext['bugs'];
+  let knobs: ModuleContext['bugs'];
   if (p.kind === 'workload') {
     const w = findWorkload(p.workload);
     if (!w) throw new Error(`unknown workload "${p.workload}"`);
@@ -114,8 +114,8 @@ async function runProgram(drv: DeviceDriver, t: DeviceTask): Promise<Record<stri
     run = mod.run;
   }
   const ops = typeof params[OPS_PARAM.name] === 'number' ? (params[OPS_PARAM.name] as number) : Number(OPS_PARAM.default);
-  const ctx: WorkloadContext = {
-    drv, dev: t.device, prng, p: params, bugs: knobs, region: t.region, cpus: t.cpus, pageSize: t.pageSize, mmio: t.mmio,
+  const ctx: ModuleContext = {
+    drv, dev: t.device, prng, p: params, bugs: knobs, region: t.region, lane: { index: 0, count: 1 }, cpus: t.cpus, pageSize: t.pageSize, mmio: t.mmio,
     more: () => drv.issued < ops,
   };
   await run(ctx);

@@ -69,6 +69,15 @@ export interface IssueOptions {
   skipIfMissing?: boolean;
 }
 
+/**
+ * What a workload issues its calls through: the device's `DeviceDriver`, or one queue's view of it
+ * in a multi-queue program (which takes turns with the device's other queues).
+ */
+export interface DmaIssuer {
+  issue(req: DeviceRequest, o?: IssueOptions): Promise<void> | undefined;
+  call(req: DeviceRequest, o?: IssueOptions): Promise<Reply>;
+}
+
 /** Thrown inside a program when the coordinator stopped it. */
 export class StopSignal extends Error {
   override readonly name = 'StopSignal';
@@ -89,7 +98,7 @@ export function portChannel(port: MessagePort): Channel {
   };
 }
 
-export class DeviceDriver {
+export class DeviceDriver implements DmaIssuer {
   private cur: Batch;
   private readonly free: Batch[] = [];
   private allocated = 1;

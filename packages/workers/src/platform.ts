@@ -21,6 +21,9 @@ const TEMPLATES: Template[] = [
   { driver: 'virtio-pci', dma: 'ops', workload: 'nic-tx' },
 ];
 
+/** The workloads the default platform's devices cycle through, in device order (`mixed` runs each equally). */
+export const STRESS_WORKLOADS: readonly string[] = TEMPLATES.map((t) => t.workload);
+
 export interface StressPlatform {
   config: MachineConfig;
   /** The workload each device runs under `--workload mix`. */

@@ -20,7 +20,8 @@ export function scenarioPrograms(s: Scenario, ops?: number): ProgramAssignment[]
       for (const [k, v] of Object.entries(p.params)) params[k] = v.int ?? v.bool ?? v.text;
       if (ops !== undefined) params.ops = ops;
       try {
-        resolveParams(`workload ${w.name}`, w.params, params);
+        const resolved = resolveParams(`workload ${w.name}`, w.params, params);
+        w.check?.(`workload ${w.name}`, resolved);
       } catch (e) {
         if (!(e instanceof ParamError)) throw e;
         const key = Object.keys(p.params).find((k) => e.message.includes(`"${k}"`));

@@ -3,9 +3,9 @@
 
 import { DMA_FROM_DEVICE } from '@dmasim/core';
 import { dma } from '../driver.ts';
-import type { WorkloadContext } from '../workloads/common.ts';
+import type { ModuleContext } from '../workloads/common.ts';
 
-async function someWork(ctx: WorkloadContext, n: number): Promise<void> {
+async function someWork(ctx: ModuleContext, n: number): Promise<void> {
   const base = ctx.region.base;
   for (let i = 0; i < n; i++) {
     const h = i % 16;
@@ -16,7 +16,7 @@ async function someWork(ctx: WorkloadContext, n: number): Promise<void> {
   }
 }
 
-export async function run(ctx: WorkloadContext): Promise<void> {
+export async function run(ctx: ModuleContext): Promise<void> {
   const mode = String(ctx.p.mode);
   await someWork(ctx, Number(ctx.p.n ?? 300));
   switch (mode) {

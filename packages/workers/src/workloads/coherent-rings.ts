@@ -30,7 +30,7 @@ export const coherentRings: Workload = {
     const every = num(p, 'realloc');
     const perRing = Math.max(1, Math.floor(size / desc));
     const cpu = ctx.dev.index % ctx.cpus;
-    const handles = new Handles();
+    const handles = new Handles(ctx.lane);
     const rings: Ring[] = [];
 
     const alloc = async (r: Ring): Promise<void> => {

@@ -1,8 +1,8 @@
 // What every workload gets: the device it drives, its seeded PRNG, its private RAM window, the
-// bug knobs, and a buffer allocator; and the Workload shape the registry lists.
+// bug knobs, its handle lane, and a buffer allocator; and the Workload shape the registry lists.
 
 import type { MmioRegion, Prng } from '@dmasim/core';
-import type { DeviceDriver } from '../driver.ts';
+import type { DeviceDriver, DmaIssuer } from '../driver.ts';
 import { BUG_KNOBS, BUG_PREFIX, type BugKnob, type ParamSpec, type Resolved } from './params.ts';
 
 /** What a device program knows about its device (from the machine configuration). */
@@ -16,14 +16,23 @@ export interface DeviceInfo {
   mask: number | null;
 }
 
+/**
+ * Which device-local handles a program may bind: `index`, `index + count`, `index + 2·count`, ...
+ * A lone program has lane { index: 0, count: 1 } (every handle); the queues of a multi-queue
+ * program split the device's handles between them. Allocate with `new Handles(ctx.lane)`.
+ */
+export interface Lane { index: number; count: number }
+
 export interface WorkloadContext {
-  drv: DeviceDriver;
+  drv: DmaIssuer;
   dev: DeviceInfo;
   prng: Prng;
   p: Resolved;
   bugs: Bugs;
-  /** RAM window this device's buffers live in (the driver's own allocations). */
+  /** RAM window this program's buffers live in (the driver's own allocations). */
   region: { base: bigint; size: bigint };
+  /** The device-local handles this program binds (its own lane when it is one queue of several). */
+  lane: Lane;
   cpus: number;
   pageSize: number;
   mmio: MmioRegion[];
@@ -31,11 +40,18 @@ export interface WorkloadContext {
   more(): boolean;
 }
 
+/** What a program module's `run(ctx)` gets: the workload context with the device's driver itself. */
+export interface ModuleContext extends WorkloadContext {
+  drv: DeviceDriver;
+}
+
 export interface Workload {
   name: string;
   summary: string;
   params: readonly ParamSpec[];
   bugs: readonly BugKnob[];
+  /** Checks of resolved parameters beyond each one's kind and range (throws ParamError); run before any thread starts. */
+  check?(where: string, p: Resolved): void;
   run(ctx: WorkloadContext): Promise<void>;
 }
 
@@ -95,12 +111,21 @@ export class SlotPool {
   }
 }
 
-/** A handle allocator: device-local buffer ids, reused once released. */
+/** A handle allocator: device-local buffer ids in the program's lane, reused once released. */
 export class Handles {
-  private next = 0;
+  private next: number;
+  private readonly step: number;
   private readonly freeIds: number[] = [];
+  constructor(lane: Lane = { index: 0, count: 1 }) {
+    this.next = lane.index;
+    this.step = lane.count;
+  }
   take(): number {
-    return this.freeIds.pop() ?? this.next++;
+    const h = this.freeIds.pop();
+    if (h !== undefined) return h;
+    const n = this.next;
+    this.next += this.step;
+    return n;
   }
   give(h: number): void {
     this.freeIds.push(h);

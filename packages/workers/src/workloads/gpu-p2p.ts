@@ -39,13 +39,15 @@ export const gpuP2p: Workload = {
     const unmapOp: UnmapOp = useResource ? 'unmap-resource' : 'unmap-phys';
     const attrs = useResource ? 0 : DMA_ATTR_MMIO;
     const cpu = ctx.dev.index % ctx.cpus;
-    // Each device maps windows of its own 1/16 of the BAR, never two live ones overlapping (as
-    // peers exporting distinct buffers do; overlapping MMIO mappings trip dma-debug's EEXIST check).
+    // Each device (each queue of a multi-queue device) maps windows of its own 1/16 of the BAR,
+    // never two live ones overlapping (as peers exporting distinct buffers do; overlapping MMIO
+    // mappings trip dma-debug's EEXIST check).
     const stride = roundUp(win, 4096);
     const slice = Math.max(stride, Math.floor(Number(bar.size) / 16 / stride) * stride);
-    const sliceBase = bar.base + BigInt((ctx.dev.index % Math.max(1, Math.floor(Number(bar.size) / slice))) * slice);
+    const owner = ctx.dev.index * ctx.lane.count + ctx.lane.index;
+    const sliceBase = bar.base + BigInt((owner % Math.max(1, Math.floor(Number(bar.size) / slice))) * slice);
     const freeSlots = Array.from({ length: Math.max(1, Math.floor(slice / stride)) }, (_, i) => i);
-    const handles = new Handles();
+    const handles = new Handles(ctx.lane);
     const live: Win[] = [];
 
     const unmap = async (w: Win): Promise<void> => {

@@ -32,7 +32,7 @@ export const nicRx: Workload = {
     const queues = num(p, 'queues');
     const recycle = p.recycle;
     const pool = new SlotPool(ctx.region.base, ctx.region.size, roundUp(size, 64));
-    const handles = new Handles();
+    const handles = new Handles(ctx.lane);
     const cpuOf = (i: number): number => (ctx.dev.index + (i % queues)) % ctx.cpus;
     const slots: Slot[] = [];
     // Late device writes into buffers already unmapped: [when (iteration), handle, length].

@@ -29,7 +29,7 @@ export const nicTx: Workload = {
     const min = Math.min(num(p, 'min'), max);
     const burst = num(p, 'completion');
     const pool = new SlotPool(ctx.region.base, ctx.region.size, roundUp(max, 64));
-    const handles = new Handles();
+    const handles = new Handles(ctx.lane);
     const txCpu = ctx.dev.index % ctx.cpus;
     const inflight: Pkt[] = [];
 

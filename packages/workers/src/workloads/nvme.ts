@@ -32,7 +32,7 @@ export const nvme: Workload = {
     const maxIo = Number(BigInt(num(p, 'max-io')) < maxMap ? BigInt(num(p, 'max-io')) : maxMap);
     const maxSegs = Math.max(1, Math.floor(maxIo / seg));
     const pool = new SlotPool(ctx.region.base, ctx.region.size, seg);
-    const handles = new Handles();
+    const handles = new Handles(ctx.lane);
     const inflight: Io[] = [];
 
     const complete = async (io: Io): Promise<void> => {
