@@ -20,7 +20,10 @@ function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint | n
   const m = dom.live.get(owner);
   if (!m || m.dev !== dev.name) return false;
   const rs = m.ranges;
-  if (rs.length === 1) return rs[0]!.start <= start && rs[0]!.end >= end; // the usual case: one range
+  // Usually one range holds the whole page (a single mapping, or one page-sized sg entry); only
+  // when none does is the union walked, in address order.
+  for (let i = 0; i < rs.length; i++) if (rs[i]!.start <= start && rs[i]!.end >= end) return true;
+  if (rs.length === 1) return false;
   let pos = start;
   for (const r of [...rs].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))) {
     if (r.start <= pos && r.end > pos) pos = r.end;

@@ -51,9 +51,10 @@ export class IoPgtable {
    */
   map_pages(pfn: number, phys: bigint, count: number, prot: number, owner: number): { mapped: number; err: number } {
     const g = BigInt(this.granule);
-    for (let i = 0; i < count; i++) {
+    let p = phys;
+    for (let i = 0; i < count; i++, p += g) {
       if (this.ptes.has(pfn + i)) return { mapped: i, err: -EEXIST };
-      this.ptes.set(pfn + i, { phys: phys + BigInt(i) * g, prot, owner });
+      this.ptes.set(pfn + i, { phys: p, prot, owner });
     }
     return { mapped: count, err: 0 };
   }
