@@ -223,7 +223,7 @@ export function trace_dma_map_sg_err(k: Kernel, dev: Device, segments: readonly 
   k.trace(
     'dma',
     'dma_map_sg_err',
-    `${dev.name} dir=${decode_dma_data_direction(dir)} dma_addrs=${print_array(segments.map((s) => s.phys))} err=${err} attrs=${decode_dma_attrs(k, attrs)}`,
+    `${dev.name} dir=${decode_dma_data_direction(dir)} dma_addrs=${print_array(physOf(segments))} err=${err} attrs=${decode_dma_attrs(k, attrs)}`,
   );
 }
 

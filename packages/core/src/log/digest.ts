@@ -124,9 +124,7 @@ export class Lanes {
   /** The low then the high 32 bits of x as a u64 (the same words as num() for 0..2^53-1, which take no BigInt steps). */
   big(x: bigint): void {
     if (x >= 0n && x <= 0x1fffffffffffffn) {
-      const v = Number(x);
-      this.w(v >>> 0);
-      this.w(Math.floor(v / 2 ** 32) >>> 0);
+      this.num(Number(x));
       return;
     }
     const v = BigInt.asUintN(64, x);
