@@ -1,14 +1,15 @@
 // `dmasim run` and `dmasim diff-kernels`: exit codes (0 pass, 1 failed expectation or kernel
 // difference, 2 bad input), located messages, and no stack trace for bad input.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../main.ts';
 import { captureOutput } from '../testing/capture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-run-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // Default recordings (dmasim run records every run into runs/) go to a scratch directory.
 process.env.DMASIM_RUNS_DIR = join(dir, 'runs');
 function file(name: string, text: string): string {

@@ -1,13 +1,14 @@
 // `dmasim stress` and `dmasim workloads`: seed and settings first, the summary, the log and the
 // exact replay and reproduce commands last; exit codes 0 / 1 (findings) / 2 (bad input).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../main.ts';
 import { captureOutput } from '../testing/capture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-stress-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const io = captureOutput();
 
 describe('dmasim stress', () => {
@@ -42,6 +43,11 @@ describe('dmasim stress', () => {
     expect(io.stderr).toContain('--bug: unknown bug knob "use-after-free"');
     expect(await main(['stress', '--workload', 'nic'])).toBe(2);
     expect(io.stderr).toContain('--workload: unknown workload "nic"');
+    // A parameter value is checked before any thread starts, the workload's own check included.
+    expect(await main(['stress', '--workload', 'nic-rx', '--param', 'ring=lots', '--no-progress'])).toBe(2);
+    expect(io.stderr).toContain('workload nic-rx on 0000:01:00.0: parameter "ring" = lots');
+    expect(await main(['stress', '--workload', 'multi-queue', '--param', 'queues=nic-rx, disk', '--no-progress'])).toBe(2);
+    expect(io.stderr).toContain('workload multi-queue on 0000:01:00.0: parameter "queues": queue 2: unknown workload "disk"');
     expect(await main(['stress', '--seeds', '1..5'])).toBe(2);
     expect(io.stderr).toContain('--seeds runs seeded schedules');
     expect(io.stderr).not.toContain('    at ');
@@ -96,5 +102,7 @@ describe('dmasim workloads', () => {
     for (const w of ['nic-rx', 'nic-tx', 'nvme', 'gpu-p2p', 'coherent-rings']) expect(io.stdout).toContain(`\n${w}: `.slice(w === 'nic-rx' ? 1 : 0));
     expect(io.stdout).toMatch(/ {2}queue-depth +int +default 32 /);
     expect(io.stdout).toContain('bug-access-after-unmap');
+    // A default wider than its column is still set off from the help text.
+    expect(io.stdout).toMatch(/ {2}queues +string +default nic-rx, nic-tx, nvme {2}comma-separated workloads/);
   });
 });

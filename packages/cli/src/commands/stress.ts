@@ -10,8 +10,8 @@ import cliProgress from 'cli-progress';
 import { pino, type Logger } from 'pino';
 import { formatFailure, PROFILES, type MachineConfig, type Profile, type Scenario } from '@dmasim/core';
 import {
-  BUG_KNOBS, BUG_PREFIX, defaultStressPlatform, describeSchedule, findWorkload, parseSeedRange, progressLine, runCampaign, runScenarioPrograms,
-  runStress, scenarioPrograms, scenarioRunFailed, seedLine, summaryLines, WORKLOADS, type FailOn, type ProgramAssignment, type ScenarioRunResult,
+  BUG_KNOBS, BUG_PREFIX, ParamError, defaultStressPlatform, describeSchedule, findWorkload, parseSeedRange, progressLine, runCampaign, runScenarioPrograms,
+  resolveParams, runStress, scenarioPrograms, scenarioRunFailed, seedLine, summaryLines, WORKLOADS, type FailOn, type ProgramAssignment, type ScenarioRunResult,
   type ScheduleSpec, type StressOptions, type StressResult,
 } from '@dmasim/workers';
 import { EXIT, InputError } from '../errors.ts';
@@ -99,6 +99,20 @@ function applyOverrides(programs: ProgramAssignment[], overrides: Map<string, st
       used = true;
     }
     if (!used) throw new InputError(`${k.startsWith(BUG_PREFIX) ? '--bug' : '--param'}: no program's workload takes "${k}"`);
+  }
+  // Every value is checked here, before any thread starts (exit 2), as scenario files are at load:
+  // the parameter's own parse and the workload's check (e.g. multi-queue's queues list).
+  for (const p of programs) {
+    if (p.program.kind !== 'workload') continue;
+    const w = findWorkload(p.program.workload)!;
+    const where = `workload ${w.name} on ${p.dev}`;
+    try {
+      const resolved = resolveParams(where, w.params, p.program.params); // not inside check?.(): that skips it when there is no check
+      w.check?.(where, resolved);
+    } catch (e) {
+      if (!(e instanceof ParamError)) throw e;
+      throw new InputError(e.message);
+    }
   }
 }
 

@@ -16,7 +16,9 @@ export function workloadLines(ws: readonly Workload[] = WORKLOADS): string[] {
     const bugs = w.params.filter((p) => p.name.startsWith(BUG_PREFIX));
     for (const p of params) {
       const range = p.kind === 'enum' ? ` (${p.choices?.join(' | ')})` : '';
-      out.push(`  ${p.name.padEnd(16)}${p.kind.padEnd(7)}default ${String(p.default === '' ? '(first)' : p.default).padEnd(9)}${p.help}${range}`);
+      // A default longer than its column (multi-queue's queue list) still gets two spaces before the help.
+      const def = String(p.default === '' ? '(first)' : p.default);
+      out.push(`  ${p.name.padEnd(16)}${p.kind.padEnd(7)}default ${def.padEnd(9)}${def.length >= 9 ? '  ' : ''}${p.help}${range}`);
     }
     out.push(`  bug knobs (rate 0..1, default 0): ${bugs.map((b) => b.name).join(', ')}`);
     out.push('');

@@ -2,7 +2,8 @@
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll } from 'vitest';
 import type { MachineConfig } from '@dmasim/core';
 import { defaultStressPlatform } from '../platform.ts';
 import type { ProgramAssignment } from '../run.ts';
@@ -17,8 +18,17 @@ export function platformWith(n: number, ops: number, extra: Record<string, Param
   return { config: plat.config, programs };
 }
 
+const made: string[] = [];
+// Removed when the importing test file is done (registered while the file is collected).
+afterAll(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory under the OS temp dir, removed after the test file that made it. */
 export function tmpDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `dmasim-${tag}-`));
+  const d = mkdtempSync(join(tmpdir(), `dmasim-${tag}-`));
+  made.push(d);
+  return d;
 }
 
 /** URL of a test program module (testing/programs.ts) and the export a task should run. */
