@@ -3,6 +3,7 @@
 // of the run. Prints one JSON line.   tsx bench/child.ts stress MIX DEVICES EVENTS LOG SEED
 // Also figures 1 and 4 for one mix in a fresh process: tsx bench/child.ts replay MIX DEVICES EVENTS LOG SEED RUNS
 
+import '../packages/cli/src/v8-tuning.ts'; // first, as in bin.ts: the bench measures what dmasim runs
 import { runStress } from '../packages/workers/src/index.ts';
 import { MIXES, parseMixes } from './mixes.ts';
 import { replayFigure } from './replay-figures.ts';

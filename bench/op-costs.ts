@@ -4,6 +4,7 @@
 // charges to whichever op follows them. A tool for BENCHMARKS.md, not part of `pnpm bench`.
 //   pnpm tsx bench/op-costs.ts LOG
 
+import '../packages/cli/src/v8-tuning.ts'; // as dmasim and the bench run
 import { replay } from '../packages/core/src/index.ts';
 
 const file = process.argv[2];

@@ -1,6 +1,7 @@
 // Replays one log several times in one process, for `node --cpu-prof` of the warm (JIT-compiled) replay,
 // which is what figure 1's median measures (BENCHMARKS.md, "Profiling"):
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile-warm.ts LOG [TIMES]
+import '../packages/cli/src/v8-tuning.ts'; // as dmasim and the bench run
 import { replay } from '../packages/core/src/index.ts';
 import { rate } from './stats.ts';
 

@@ -1,6 +1,7 @@
 // `pnpm bench [--quick] [--only replay,pipeline,memory,seek] [--mixes a,b] [--events N] [--memory-events N] [--runs N] [--out FILE] [--keep]`:
 // runs the benchmark, prints the tables and writes bench/results.json. See BENCHMARKS.md.
 
+import '../packages/cli/src/v8-tuning.ts'; // first, as in bin.ts: the bench measures what dmasim runs
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
