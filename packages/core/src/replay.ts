@@ -89,6 +89,8 @@ function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
   const res: ReplayResult = { verdict: 'identical', header, machine: m, events: 0, state: '', log: reader.status, statesChecked: 0 };
   const until = opts.until;
   let chain = new Lanes();
+  /** The digest object outcomeDigest fills for every event (each is used before the next). */
+  const scratch: OutcomeDigest = { result: 0n, error: false, path: 'none', hi: 0, lo: 0, thrown: undefined };
   let last: LogRecord | undefined;
   let reached = false;
   const diverge = (d: Divergence): ReplayResult => {
@@ -125,7 +127,7 @@ function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
       let d: OutcomeDigest;
       try {
         out = m.apply(rec.event);
-        d = outcomeDigest(out, version);
+        d = outcomeDigest(out, version, scratch);
       } catch (e) {
         out = undefined;
         d = thrownDigest(e);

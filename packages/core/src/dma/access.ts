@@ -9,7 +9,7 @@ import type { Device } from '../platform/device.ts';
 import { hex016, U64_MAX } from '../util/hex.ts';
 import { DIR_DEBUG_NAMES, DMA_FROM_DEVICE, DMA_TO_DEVICE } from './defs.ts';
 import { dma_to_phys } from './dma-direct.ts';
-import type { LiveMapping } from './live.ts';
+import { exactStart, type LiveMapping } from './live.ts';
 import { iommu_dev_access } from '../iommu/dma-iommu.ts';
 
 /** The bytes a write carries: `data` (its length must be `size`) or `fill` (default 0). */
@@ -40,8 +40,14 @@ function allows(m: LiveMapping, write: boolean): boolean {
  * Walks [addr, addr+size) through the device's live bus spans. Returns null when every byte is
  * covered by a mapping that allows the access, else the finding it makes.
  */
-function checkDeviceAccess(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean): { kind: 'unmapped-access' | 'direction-violation'; m?: LiveMapping } | null {
+function checkDeviceAccess(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean): AccessFinding | null {
   const cands = k.live.overlappingBus(dev.index, addr, size);
+  const n = exactStart(addr, size);
+  if (n >= 0) {
+    let exact = true;
+    for (let i = 0; i < cands.length; i++) if (!cands[i]!.busR) exact = false;
+    if (exact) return checkDeviceAccessN(cands, n, n + size, write);
+  }
   const end = addr + BigInt(size);
   let pos = addr;
   let wrongDir: LiveMapping | undefined;
@@ -56,7 +62,33 @@ function checkDeviceAccess(k: Kernel, dev: Device, addr: bigint, size: number, w
         } else wrongDir ??= m;
       }
     }
-    if (next < 0n) return wrongDir ? { kind: 'direction-violation', m: wrongDir } : { kind: 'unmapped-access' };
+    if (next < 0n) return wrongDir ? { kind: 'direction-violation', m: wrongDir } : UNMAPPED;
+    pos = next;
+  }
+  return null;
+}
+
+type AccessFinding = { kind: 'unmapped-access' | 'direction-violation'; m?: LiveMapping };
+const UNMAPPED: AccessFinding = Object.freeze({ kind: 'unmapped-access' });
+
+/** checkDeviceAccess's walk on numbers: every candidate's bus spans and the range are exact (same result). */
+function checkDeviceAccessN(cands: readonly LiveMapping[], addr: number, end: number, write: boolean): AccessFinding | null {
+  let pos = addr;
+  let wrongDir: LiveMapping | undefined;
+  while (pos < end) {
+    let next = -1;
+    for (let c = 0; c < cands.length; c++) {
+      const m = cands[c]!;
+      const r = m.busR!;
+      for (let i = 0; i < r.length; i += 2) {
+        const sEnd = r[i + 1]!;
+        if (pos < r[i]! || pos >= sEnd) continue;
+        if (allows(m, write)) {
+          if (sEnd > next) next = sEnd;
+        } else wrongDir ??= m;
+      }
+    }
+    if (next < 0) return wrongDir ? { kind: 'direction-violation', m: wrongDir } : UNMAPPED;
     pos = next;
   }
   return null;
@@ -104,12 +136,21 @@ function storeBytes(k: Kernel, phys: bigint, size: number, data: Uint8Array | un
   else k.mem.fill(phys, size, (fill ?? 0) & 0xff);
 }
 
+/** The first (by id) of these mappings whose buffer a device owns; MMIO never counts. */
+function deviceOwned(ms: readonly LiveMapping[]): LiveMapping | undefined {
+  for (let i = 0; i < ms.length; i++) {
+    const m = ms[i]!;
+    if (m.owner === 'device' && !m.mmio) return m;
+  }
+  return undefined;
+}
+
 /** cpu-read / cpu-write of physical memory; touching a buffer a device owns is a finding. */
 export function cpu_access(k: Kernel, phys: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill: number | undefined): void {
   const bytes = write && (data || !isLength(size)) ? writeBytes(size, data, fill) : undefined;
   k.out.path = 'none';
   // MMIO resources are never synced (no CPU ownership), coherent buffers are shared by design.
-  const owned = k.live.overlappingCpu(phys, size).find((m) => m.owner === 'device' && !m.mmio);
+  const owned = deviceOwned(k.live.overlappingCpu(phys, size));
   if (owned) {
     k.finding(
       'cpu-owned-violation',

@@ -37,6 +37,36 @@ export interface LiveMapping {
   /** The first and last granule of each bus / CPU span, computed once for the index (not state). */
   busG?: number[];
   cpuG?: number[];
+  /**
+   * [start, end) of each bus / CPU span as numbers, flattened, computed once (not state); null
+   * when some end lies beyond 2^53 and is not exact as a number. Device and CPU accesses test
+   * overlap on these instead of on bigints, which allocate at every step.
+   */
+  busR?: number[] | null;
+  cpuR?: number[] | null;
+}
+
+/** Numbers stay exact up to here (2^53 - 1); addresses and ends at or below it are compared as numbers. */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+
+/** [start, end) of each span as numbers, flattened; null unless every end is exact. */
+function numericRanges(spans: readonly Span[]): number[] | null {
+  const out = new Array<number>(spans.length * 2);
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i]!;
+    if (s.start < 0n || s.start > SAFE) return null;
+    const start = Number(s.start);
+    const end = start + s.len;
+    if (end > MAX_EXACT) return null;
+    out[2 * i] = start;
+    out[2 * i + 1] = end;
+  }
+  return out;
+}
+
+function overlapsN(r: readonly number[], start: number, end: number): boolean {
+  for (let i = 0; i < r.length; i += 2) if (r[i]! < end && r[i + 1]! > start) return true;
+  return false;
 }
 
 /** [first granule, last granule] of each span, flattened. */
@@ -57,6 +87,7 @@ function granuleBounds(spans: readonly Span[]): number[] {
  * which every query walks.
  */
 const GRANULE_SHIFT = 12n;
+const GRANULE = 4096;
 const MAX_GRANULES = 64;
 
 class SpanIndex {
@@ -107,15 +138,24 @@ class SpanIndex {
    * instead of a search of the result).
    */
   query(start: bigint, end: bigint, bus: boolean): LiveMapping[] | null {
-    const first = firstGranule(start);
-    const last = Number((end - 1n) >> GRANULE_SHIFT);
+    return this.collect(firstGranule(start), Number((end - 1n) >> GRANULE_SHIFT), bus, 0, 0, start, end);
+  }
+
+  /** query() for a range whose start and end are exact as numbers (the same mappings, in the same order). */
+  queryN(start: number, end: number, bus: boolean): LiveMapping[] | null {
+    return this.collect(Math.floor(start / GRANULE), Math.floor((end - 1) / GRANULE), bus, start, end, null, null);
+  }
+
+  /** The walk of both: the range as bigints when startB is given, else as the numbers startN/endN. */
+  private collect(first: number, last: number, bus: boolean, startN: number, endN: number, startB: bigint | null, endB: bigint | null): LiveMapping[] | null {
     if (last - first > 4 * MAX_GRANULES) return null;
     const q = ++queryStamp;
     const out: LiveMapping[] = [];
+    const hit = (m: LiveMapping): boolean => (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN));
     for (let i = 0; i < this.wide.length; i++) {
       const m = this.wide[i]!;
       m.seen = q;
-      if (overlaps(bus ? m.bus : m.cpu, start, end)) out.push(m);
+      if (hit(m)) out.push(m);
     }
     for (let g = first; g <= last; g++) {
       const list = this.granules.get(g);
@@ -124,12 +164,19 @@ class SpanIndex {
         const m = list[i]!;
         if (m.seen === q) continue;
         m.seen = q;
-        if (overlaps(bus ? m.bus : m.cpu, start, end)) out.push(m);
+        if (hit(m)) out.push(m);
       }
     }
     if (out.length > 1) out.sort(byId);
     return out;
   }
+}
+
+/** Overlap of a mapping's bus or CPU spans with [start, end): on numbers when its spans are exact. */
+function overlapsEither(m: LiveMapping, bus: boolean, start: number, end: number): boolean {
+  const r = bus ? m.busR : m.cpuR;
+  if (r) return overlapsN(r, start, end);
+  return overlaps(bus ? m.bus : m.cpu, BigInt(start), BigInt(end));
 }
 
 let queryStamp = 0;
@@ -155,6 +202,13 @@ type HandleKey = number | bigint;
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 function handleKey(addr: bigint): HandleKey {
   return addr >= 0n && addr <= SAFE ? Number(addr) : addr;
+}
+
+/** addr as a number when the range [addr, addr + max(size, 1)) is exact as numbers, else -1. */
+export function exactStart(addr: bigint, size: number): number {
+  if (addr < 0n || addr > SAFE) return -1;
+  const n = Number(addr);
+  return Number.isSafeInteger(size) && n + Math.max(size, 1) <= MAX_EXACT ? n : -1;
 }
 
 function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
@@ -194,7 +248,7 @@ export class LiveMappings {
   }
 
   addSingle(dev: number, devName: string, kind: 'single' | 'coherent', addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean): LiveMapping {
-    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS });
+    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS, busR: null, cpuR: null });
   }
 
   /** An sg mapping: bus spans are the mapped entries (dma-iommu may merge elements), CPU spans the inputs. */
@@ -204,7 +258,7 @@ export class LiveMappings {
     const bus = sg.dma.map((d) => ({ start: d.addr, len: d.len }));
     const cpu = sg.segments.map((x) => ({ start: x.phys, len: x.size }));
     const size = sg.dma.reduce((n, d) => n + d.len, 0);
-    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS });
+    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS, busR: null, cpuR: null });
   }
 
   private add(e: LiveMapping): LiveMapping {
@@ -215,6 +269,8 @@ export class LiveMappings {
     else map.set(key, [e]);
     e.busG = granuleBounds(e.bus);
     e.cpuG = granuleBounds(e.cpu);
+    e.busR = numericRanges(e.bus);
+    e.cpuR = numericRanges(e.cpu);
     (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busG);
     this.cpuIdx.add(e, e.cpuG);
     this.total++;
@@ -257,9 +313,14 @@ export class LiveMappings {
 
   /** Mappings of one device with a bus span overlapping [addr, addr+size). */
   overlappingBus(dev: number, addr: bigint, size: number): LiveMapping[] {
-    const end = addr + BigInt(Math.max(size, 1));
     const idx = this.busIdx[dev];
     if (!idx) return [];
+    const n = exactStart(addr, size);
+    if (n >= 0) {
+      const found = idx.queryN(n, n + Math.max(size, 1), true);
+      if (found) return found;
+    }
+    const end = addr + BigInt(Math.max(size, 1));
     const found = idx.query(addr, end, true);
     if (found) return found;
     const out: LiveMapping[] = [];
@@ -269,6 +330,11 @@ export class LiveMappings {
 
   /** Every mapping of every device with a CPU span overlapping [phys, phys+size), by id. */
   overlappingCpu(phys: bigint, size: number): LiveMapping[] {
+    const n = exactStart(phys, size);
+    if (n >= 0) {
+      const found = this.cpuIdx.queryN(n, n + Math.max(size, 1), false);
+      if (found) return found;
+    }
     const end = phys + BigInt(Math.max(size, 1));
     const found = this.cpuIdx.query(phys, end, false);
     if (found) return found;

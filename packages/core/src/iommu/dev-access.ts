@@ -19,6 +19,9 @@ import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, report_iommu_fault, type IommuDoma
 function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint | number, end: bigint | number): boolean {
   const m = dom.live.get(owner);
   if (!m || m.dev !== dev.name) return false;
+  // Numbers against the numeric copy when both are exact: a bigint compared with a number is a
+  // runtime call in V8, and this runs for every page of every access.
+  if (typeof start === 'number' && typeof end === 'number' && m.rangesN) return coveredN(m.rangesN, start, end);
   const rs = m.ranges;
   // Usually one range holds the whole page (a single mapping, or one page-sized sg entry); only
   // when none does is the union walked, in address order.
@@ -27,6 +30,21 @@ function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint | n
   let pos = start;
   for (const r of [...rs].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))) {
     if (r.start <= pos && r.end > pos) pos = r.end;
+    if (pos >= end) return true;
+  }
+  return false;
+}
+
+/** ownedBy on numbers: [start, end) inside the union of the flattened ranges (same answer as the bigint walk). */
+function coveredN(rs: readonly number[], start: number, end: number): boolean {
+  for (let i = 0; i < rs.length; i += 2) if (rs[i]! <= start && rs[i + 1]! >= end) return true;
+  if (rs.length === 2) return false;
+  const order: number[] = [];
+  for (let i = 0; i < rs.length; i += 2) order.push(i);
+  order.sort((a, b) => rs[a]! - rs[b]!);
+  let pos = start;
+  for (const i of order) {
+    if (rs[i]! <= pos && rs[i + 1]! > pos) pos = rs[i + 1]!;
     if (pos >= end) return true;
   }
   return false;

@@ -163,7 +163,21 @@ export function iommu_dma_free_iova(k: Kernel, dom: IommuDomain, iova: bigint, s
 /** Model bookkeeping: a dma-iommu mapping became live. */
 export function recordMapping(dom: IommuDomain, dev: Device, iova: bigint, size: bigint, ranges: { start: bigint; end: bigint }[]): void {
   const pfn = dom.pfn(iova);
-  dom.live.set(pfn, { iovaPfn: pfn, pages: Number(size >> dom.shift), dev: dev.name, ranges });
+  dom.live.set(pfn, { iovaPfn: pfn, pages: Number(size >> dom.shift), dev: dev.name, ranges, rangesN: exactRanges(ranges) });
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** IommuMapping.rangesN: the ranges as numbers when all are exact, so device accesses compare numbers with numbers. */
+function exactRanges(ranges: readonly { start: bigint; end: bigint }[]): number[] | null {
+  const out = new Array<number>(ranges.length * 2);
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    if (r.start < 0n || r.end > MAX_SAFE) return null;
+    out[2 * i] = Number(r.start);
+    out[2 * i + 1] = Number(r.end);
+  }
+  return out;
 }
 
 /** __iommu_dma_map: allocate an IOVA for the granule-aligned span, map it; returns IOVA + offset. */

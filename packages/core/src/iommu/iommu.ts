@@ -22,6 +22,8 @@ export interface IommuMapping {
   dev: string;
   /** IOVA byte ranges [start, end) the driver was given (several for a merged scatterlist). */
   ranges: { start: bigint; end: bigint }[];
+  /** The same ranges as numbers, flattened [start, end, ...], when every end is exact (below 2^53); else null. Not state. */
+  rangesN: number[] | null;
 }
 
 /** struct iommu_iotlb_gather: the range an unmap collected, and whether it is left to the flush queue. */

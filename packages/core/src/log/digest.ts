@@ -19,7 +19,7 @@ export interface OutcomeDigest {
   hi: number;
   lo: number;
   /** Set when Machine.apply threw instead of returning: the error's `code` (e.g. KERNEL_BUG). */
-  thrown?: string;
+  thrown?: string | undefined;
 }
 
 /** The detail digest as 16 lowercase hex digits (hi then lo). */
@@ -171,7 +171,7 @@ const scratch = new Lanes();
  * lane step, version 2 a little-endian 32-bit word per step (Lanes.words); version 3 also folds the
  * trace records the model keeps as fields (dma/trace.ts, Trace) by those fields, not their text.
  */
-export function outcomeDigest(o: Outcome, format: number = LOG_FORMAT_VERSION): OutcomeDigest {
+export function outcomeDigest(o: Outcome, format: number = LOG_FORMAT_VERSION, into?: OutcomeDigest): OutcomeDigest {
   const m = scratch.reset();
   m.w(o.trace.length);
   for (const t of o.trace) {
@@ -223,6 +223,16 @@ export function outcomeDigest(o: Outcome, format: number = LOG_FORMAT_VERSION): 
   m.w((r.swiotlb ? 1 : 0) | (r.kmsan ? 2 : 0) | (r.trace ? 4 : 0) | (r.debug ? 8 : 0) | (r.cache ? 16 : 0));
   m.num(o.timeNs);
   const hi = m.hi();
+  if (into) {
+    // A caller that uses each digest before the next (replay) passes one object to fill: no allocation per event.
+    into.result = o.result;
+    into.error = o.error;
+    into.path = o.path;
+    into.hi = hi;
+    into.lo = m.lo(hi);
+    into.thrown = undefined;
+    return into;
+  }
   return { result: o.result, error: o.error, path: o.path, hi, lo: m.lo(hi) };
 }
 
