@@ -146,16 +146,18 @@ class SpanIndex {
     return this.collect(Math.floor(start / GRANULE), Math.floor((end - 1) / GRANULE), bus, start, end, null, null);
   }
 
-  /** The walk of both: the range as bigints when startB is given, else as the numbers startN/endN. */
+  /**
+   * The walk of both: the range as bigints when startB is given, else as the numbers startN/endN.
+   * (No closure for the test: tsx keeps function names, which costs a defineProperty per closure made.)
+   */
   private collect(first: number, last: number, bus: boolean, startN: number, endN: number, startB: bigint | null, endB: bigint | null): LiveMapping[] | null {
     if (last - first > 4 * MAX_GRANULES) return null;
     const q = ++queryStamp;
     const out: LiveMapping[] = [];
-    const hit = (m: LiveMapping): boolean => (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN));
     for (let i = 0; i < this.wide.length; i++) {
       const m = this.wide[i]!;
       m.seen = q;
-      if (hit(m)) out.push(m);
+      if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
     }
     for (let g = first; g <= last; g++) {
       const list = this.granules.get(g);
@@ -164,7 +166,7 @@ class SpanIndex {
         const m = list[i]!;
         if (m.seen === q) continue;
         m.seen = q;
-        if (hit(m)) out.push(m);
+        if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
       }
     }
     if (out.length > 1) out.sort(byId);
