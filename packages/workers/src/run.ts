@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
-import { FINDING_KINDS, LogWriter, Machine, type Event, type MachineConfig, type Outcome, type Step } from '@dmasim/core';
+import { FINDING_KINDS, LogWriter, Machine, STATE_HASH_VERSION, type Event, type MachineConfig, type Outcome, type Step } from '@dmasim/core';
 import { makeBus } from './bus.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { Coordinator, isReady, type DeviceStats, type EventSink, type Model, type RunEnd, type RunFinding, type RunFindingKind, type TestHooks } from './coordinator.ts';
@@ -103,6 +103,11 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const cfg = o.config;
   const names = o.programs.map((p) => p.dev);
   const machine = o.model ? null : (o.machine ?? new Machine(cfg));
+  // A log is always written in the current format, whose state marks are version-STATE_HASH_VERSION
+  // hashes: a machine set to an older definition would write marks no replay of the log matches.
+  if (o.out && machine && machine.hashVersion !== STATE_HASH_VERSION) {
+    throw new Error(`runStress: the machine hashes its state with definition ${machine.hashVersion}, but the log it writes records definition ${STATE_HASH_VERSION}; leave Machine.hashVersion at its default`);
+  }
   const model: Model = o.model ?? machine!;
   const window = o.window ?? DEFAULT_WINDOW;
   const host = makeHost(o.threads, names.length);

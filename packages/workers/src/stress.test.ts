@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { replay } from '@dmasim/core';
+import { existsSync } from 'node:fs';
+import { Machine, replay } from '@dmasim/core';
 import { runStress, type ScheduleSpec, type StressResult } from './index.ts';
 import { platformWith, tmpDir } from './testing/setups.ts';
 
@@ -56,5 +57,19 @@ describe('seeded schedules', () => {
       expect(c.logHash, `threads ${threads}`).toBe(a.logHash);
     }
     expect(replay(a.logPath!).verdict).toBe('identical');
+  });
+});
+
+describe('the log and the machine agree on the state hash definition', () => {
+  it('a machine set to an older definition is refused before any thread starts, when a log is written', async () => {
+    const { config, programs } = platformWith(2, 100);
+    const machine = new Machine(config);
+    machine.hashVersion = 1;
+    const out = join(tmpDir('oldhash'), 'never.dmalog');
+    await expect(runStress({ config, programs, schedule: { mode: 'free' }, out, machine })).rejects.toThrow(/hashes its state with definition 1, but the log it writes records definition 2/);
+    expect(existsSync(out)).toBe(false);
+    // Without a log there is nothing to disagree with.
+    const r = await runStress({ config, programs, schedule: { mode: 'free' }, machine, threads: 'inline' });
+    expect(r.end).toBe('completed');
   });
 });
