@@ -209,10 +209,10 @@ export async function replayFigure(mix: MixName, devices: number, events: number
   });
   const row: ReplayRow = {
     mix, devices: rec.devices, events: rec.events, replay: s.replay, replayWhole: summarize(whole), ceiling: s.ceiling, bareMap: summarize(bare), decode: s.decode,
-    // Against the fastest ceiling run, not the median: the reader's speed is bimodal (reading and
-    // decoding ran at ~1.3 M or ~2.5 M events/s depending on the JIT and heap state the process is
-    // in), so a median ceiling could flatter the ratio by up to 1.6x. The fastest run is the
-    // conservative denominator.
+    // Against the fastest ceiling run, not the median: the conservative denominator. (The reader's
+    // speed used to be bimodal, ~1.1 M or ~1.8 M events/s for the life of a process, when V8
+    // pretenured the decoded records; packages/cli/src/v8-tuning.ts turns that off in every bench
+    // and dmasim process, and the fastest run still guards against a slow one.)
     ratio: s.ceiling.max === 0 ? 0 : s.replay.median / s.ceiling.max, ratioBareMap: 0,
   };
   row.ratioBareMap = row.bareMap.max === 0 ? 0 : row.replay.median / row.bareMap.max;
