@@ -15,17 +15,31 @@ export function defaultThreads(devices: number): number {
 }
 
 /**
- * Worker threads load TypeScript through tsx, under vitest and `pnpm dmasim` alike.
+ * Worker threads load TypeScript through tsx, under vitest and `pnpm dmasim` alike. A process
+ * started with `node --cpu-prof…` passes those flags on, so each device thread writes a profile
+ * of its own too (an explicit execArgv would otherwise leave them out).
  * @see docs/workers.md ("Threads")
  */
-export function tsxExecArgv(): string[] {
+export function tsxExecArgv(parent: readonly string[] = process.execArgv): string[] {
   let loader: string;
   try {
     loader = import.meta.resolve('tsx');
   } catch {
     throw new Error('dmasim workers need the tsx loader (package "tsx") to run TypeScript device programs in worker threads');
   }
-  return ['--import', loader];
+  return ['--import', loader, ...profilingFlags(parent)];
+}
+
+/** The --cpu-prof flags of a node command line, with the value of any given as a separate argument. */
+function profilingFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--cpu-prof')) continue;
+    out.push(a);
+    if (a !== '--cpu-prof' && !a.includes('=') && i + 1 < argv.length) out.push(argv[++i]!); // --cpu-prof-dir DIR
+  }
+  return out;
 }
 
 export interface Started {
