@@ -3,6 +3,7 @@
 
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
+import { exactKey } from '../util/exact.ts';
 
 export const HASH_SIZE = 16384;
 const HASH_FN_SHIFT = 13n;
@@ -193,7 +194,7 @@ export class ActiveCachelines {
 
   /** radix_tree_insert + active_cacheline_inc_overlap: 'eexist' when the line is already there. */
   insert(cln: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
-    const key = clnKey(cln);
+    const key = exactKey(cln);
     const cur = this.tree.get(key);
     if (cur === undefined) {
       this.tree.set(key, 0);
@@ -207,14 +208,14 @@ export class ActiveCachelines {
 
   /** active_cacheline_remove: a missing node reads as overlap 0 and is "deleted" again. */
   remove(cln: bigint): void {
-    const key = clnKey(cln);
+    const key = exactKey(cln);
     const overlap = (this.tree.get(key) ?? 0) - 1;
     if (overlap < 0) this.tree.delete(key);
     else this.tree.set(key, overlap);
   }
 
   overlap(cln: bigint): number | undefined {
-    return this.tree.get(clnKey(cln));
+    return this.tree.get(exactKey(cln));
   }
 
   get size(): number {
@@ -224,7 +225,7 @@ export class ActiveCachelines {
   hashInto(h: Hasher): void {
     h.u32(this.tree.size);
     const lines = [...this.tree.keys()].map((k) => BigInt(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const cln of lines) h.big(cln).u32(this.tree.get(clnKey(cln))!);
+    for (const cln of lines) h.big(cln).u32(this.tree.get(exactKey(cln))!);
   }
 }
 
@@ -232,7 +233,3 @@ const INSERTED = Object.freeze({ rc: 0 as const, overflow: false });
 const EEXIST = Object.freeze({ rc: 'eexist' as const, overflow: false });
 const OVERFLOW = Object.freeze({ rc: 'eexist' as const, overflow: true });
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-function clnKey(cln: bigint): number | bigint {
-  return cln >= 0n && cln <= SAFE ? Number(cln) : cln;
-}

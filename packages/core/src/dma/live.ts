@@ -4,6 +4,7 @@
 
 import type { Path, SgList } from '../events.ts';
 import type { Hasher } from '../util/hash.ts';
+import { exactKey, exactNum } from '../util/exact.ts';
 
 export type LiveKind = 'single' | 'sg' | 'coherent';
 /** Streaming buffers belong to the device from map (or sync-for-device) until sync-for-cpu or unmap. */
@@ -46,20 +47,27 @@ export interface LiveMapping {
   cpuR?: number[] | null;
 }
 
-/** Numbers stay exact up to here (2^53 - 1); addresses and ends at or below it are compared as numbers. */
-const MAX_EXACT = Number.MAX_SAFE_INTEGER;
-
-/** [start, end) of each span as numbers, flattened; null unless every end is exact. */
+/** [start, end) of each span as numbers, flattened; null unless every end is exact (util/exact.ts). */
 function numericRanges(spans: readonly Span[]): number[] | null {
   const out = new Array<number>(spans.length * 2);
   for (let i = 0; i < spans.length; i++) {
     const s = spans[i]!;
-    if (s.start < 0n || s.start > SAFE) return null;
-    const start = Number(s.start);
+    const start = exactNum(s.start);
     const end = start + s.len;
-    if (end > MAX_EXACT) return null;
+    if (start < 0 || end > Number.MAX_SAFE_INTEGER) return null;
     out[2 * i] = start;
     out[2 * i + 1] = end;
+  }
+  return out;
+}
+
+/** granuleBounds() of spans given as numericRanges() (the same bounds, without bigint shifts). */
+function granuleBoundsN(r: readonly number[]): number[] {
+  const out = new Array<number>(r.length);
+  for (let i = 0; i < r.length; i += 2) {
+    const start = r[i]!;
+    out[i] = Math.floor(start / GRANULE);
+    out[i + 1] = Math.floor((Math.max(r[i + 1]!, start + 1) - 1) / GRANULE); // a zero-length span counts as the point at its start
   }
   return out;
 }
@@ -195,22 +203,13 @@ function lastGranule(start: bigint, len: number): number {
 
 const EMPTY_BOUNDS: number[] = [];
 
-/**
- * A handle as a Map key: a number when it is exact as one (hashing a number is much cheaper than
- * hashing a BigInt), else the bigint itself. Each handle has exactly one key, so lookups match as
- * they would on the bigint.
- */
+/** A handle as a Map key (util/exact.ts exactKey): the number when exact, else the bigint. */
 type HandleKey = number | bigint;
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-function handleKey(addr: bigint): HandleKey {
-  return addr >= 0n && addr <= SAFE ? Number(addr) : addr;
-}
 
 /** addr as a number when the range [addr, addr + max(size, 1)) is exact as numbers, else -1. */
 export function exactStart(addr: bigint, size: number): number {
-  if (addr < 0n || addr > SAFE) return -1;
-  const n = Number(addr);
-  return Number.isSafeInteger(size) && n + Math.max(size, 1) <= MAX_EXACT ? n : -1;
+  const n = exactNum(addr);
+  return n >= 0 && Number.isSafeInteger(size) && n + Math.max(size, 1) <= Number.MAX_SAFE_INTEGER ? n : -1;
 }
 
 function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
@@ -265,14 +264,14 @@ export class LiveMappings {
 
   private add(e: LiveMapping): LiveMapping {
     const map = this.byDev(e.dev);
-    const key = handleKey(e.addr);
+    const key = exactKey(e.addr);
     const list = map.get(key);
     if (list) list.push(e);
     else map.set(key, [e]);
-    e.busG = granuleBounds(e.bus);
-    e.cpuG = granuleBounds(e.cpu);
     e.busR = numericRanges(e.bus);
     e.cpuR = numericRanges(e.cpu);
+    e.busG = e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus);
+    e.cpuG = e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu);
     (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busG);
     this.cpuIdx.add(e, e.cpuG);
     this.total++;
@@ -282,7 +281,7 @@ export class LiveMappings {
   /** Removes the mapping of `kind` with handle addr (same size preferred); null if there is none. */
   remove(dev: number, kind: LiveKind, addr: bigint, size: number): LiveMapping | null {
     const map = this.perDev[dev];
-    const key = handleKey(addr);
+    const key = exactKey(addr);
     const list = map?.get(key);
     if (!map || !list) return null;
     let i = -1;
@@ -309,7 +308,7 @@ export class LiveMappings {
   findSg(dev: number, sg: SgList): LiveMapping | null {
     const first = sg.dma[0];
     if (!first) return null;
-    const list = this.perDev[dev]?.get(handleKey(first.addr)) ?? [];
+    const list = this.perDev[dev]?.get(exactKey(first.addr)) ?? [];
     return list.find((m) => m.kind === 'sg' && m.nents === sg.segments.length) ?? list.find((m) => m.kind === 'sg') ?? null;
   }
 

@@ -8,6 +8,7 @@
 import type { Fault } from '../events.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
+import { MAX_EXACT } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
 import { IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
 import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, report_iommu_fault, type IommuDomain } from './iommu.ts';
@@ -50,7 +51,6 @@ function coveredN(rs: readonly number[], start: number, end: number): boolean {
   return false;
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Device-side access through the IOMMU (IOTLB, then IO page table). A write carries `data`, or else `fill` (default 0) in every byte. */
 export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean, data: Uint8Array | undefined, fill?: number): void {
@@ -69,7 +69,7 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   // Pages are walked by IOVA pfn (consecutive; only the first has an offset). When the whole
   // access lies below 2^53 its addresses are also exact as numbers, which spares a BigInt per page
   // (NVMe transfers cross dozens of pages); a bigint address is made only for a report.
-  const fast = addr >= 0n && addr + BigInt(size) <= MAX_SAFE;
+  const fast = addr >= 0n && addr + BigInt(size) <= MAX_EXACT;
   const a0 = fast ? Number(addr) : 0;
   const off0 = Number(addr & dom.gmask);
   let pfn = dom.pfn(addr);

@@ -10,6 +10,7 @@ import { trace_swiotlb_bounced } from '../dma/trace.ts';
 import { ModelInputError, type Kernel } from '../kernel.ts';
 import { min_not_zero, type Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
+import { exactNum } from '../util/exact.ts';
 import { DMA_BIT_MASK, hex016, maskBits } from '../util/hex.ts';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
 import { IommuDomain, iommu_domain_flush_iotlb_all, iommu_iova_to_phys, iommu_map, iommu_unmap_fast, iommu_iotlb_sync, type IotlbGather } from './iommu.ts';
@@ -166,16 +167,16 @@ export function recordMapping(dom: IommuDomain, dev: Device, iova: bigint, size:
   dom.live.set(pfn, { iovaPfn: pfn, pages: Number(size >> dom.shift), dev: dev.name, ranges, rangesN: exactRanges(ranges) });
 }
 
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** IommuMapping.rangesN: the ranges as numbers when all are exact, so device accesses compare numbers with numbers. */
+/** IommuMapping.rangesN: the ranges as numbers when all are exact (util/exact.ts), so device accesses compare numbers with numbers. */
 function exactRanges(ranges: readonly { start: bigint; end: bigint }[]): number[] | null {
   const out = new Array<number>(ranges.length * 2);
   for (let i = 0; i < ranges.length; i++) {
     const r = ranges[i]!;
-    if (r.start < 0n || r.end > MAX_SAFE) return null;
-    out[2 * i] = Number(r.start);
-    out[2 * i + 1] = Number(r.end);
+    const start = exactNum(r.start);
+    const end = exactNum(r.end);
+    if (start < 0 || end < 0) return null;
+    out[2 * i] = start;
+    out[2 * i + 1] = end;
   }
   return out;
 }

@@ -6,6 +6,7 @@ import type { Outcome, Path } from '../events.ts';
 import { Hasher, LITTLE_ENDIAN, premix, wordAt } from '../util/hash.ts';
 import { LOG_FORMAT_VERSION } from './format.ts';
 import { Trace } from '../dma/trace.ts';
+import { MAX_EXACT } from '../util/exact.ts';
 
 export interface OutcomeDigest {
   result: bigint;
@@ -123,7 +124,7 @@ export class Lanes {
 
   /** The low then the high 32 bits of x as a u64 (the same words as num() for 0..2^53-1, which take no BigInt steps). */
   big(x: bigint): void {
-    if (x >= 0n && x <= 0x1fffffffffffffn) {
+    if (x >= 0n && x <= MAX_EXACT) {
       this.num(Number(x));
       return;
     }

@@ -1,0 +1,22 @@
+// The bigint ↔ number boundary the hot paths rely on: exact below 2^53, never rounded.
+import { describe, expect, it } from 'vitest';
+import { exactKey, exactNum, MAX_EXACT } from './exact.ts';
+
+describe('exactNum / exactKey (dmasim helpers, not a kernel function)', () => {
+  it('converts 0 .. 2^53 - 1 and refuses negatives and 2^53 and above', () => {
+    expect(exactNum(0n)).toBe(0);
+    expect(exactNum(MAX_EXACT)).toBe(2 ** 53 - 1);
+    expect(exactNum(MAX_EXACT + 1n)).toBe(-1); // 2^53 is a number, but 2^53 + 1 is not: the cut is below both
+    expect(exactNum(-1n)).toBe(-1);
+    expect(exactNum(0xffff_ffff_ffff_ffffn)).toBe(-1);
+  });
+
+  it('gives one key per value: numbers below the cut, the bigint itself above', () => {
+    expect(exactKey(0x1000n)).toBe(0x1000);
+    expect(exactKey(MAX_EXACT + 1n)).toBe(MAX_EXACT + 1n);
+    const m = new Map<number | bigint, string>([[exactKey(2n ** 53n), 'big'], [exactKey(2n ** 53n - 1n), 'num']]);
+    expect(m.get(exactKey(2n ** 53n))).toBe('big');
+    expect(m.get(exactKey(2n ** 53n - 1n))).toBe('num');
+    expect(m.size).toBe(2);
+  });
+});

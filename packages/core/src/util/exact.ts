@@ -1,0 +1,16 @@
+// Addresses are exact 64-bit bigints; the ones below 2^53 are also exact as numbers. Hot paths
+// compare, step and key those as numbers: every bigint operation allocates, a bigint compared with
+// a number is a runtime call in V8, and a Map hashes a number far more cheaply than a bigint.
+
+/** 2^53 - 1, the largest integer exact as a number, as a bigint. */
+export const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** x as a number when it is exact as one (0 ≤ x ≤ 2^53 - 1), else -1. */
+export function exactNum(x: bigint): number {
+  return x >= 0n && x <= MAX_EXACT ? Number(x) : -1;
+}
+
+/** x as a Map key: the number when exact, else the bigint. Each value has exactly one key, so lookups match as they would on the bigint. */
+export function exactKey(x: bigint): number | bigint {
+  return x >= 0n && x <= MAX_EXACT ? Number(x) : x;
+}
