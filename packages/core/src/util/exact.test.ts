@@ -6,7 +6,7 @@ describe('exactNum / exactKey (dmasim helpers, not a kernel function)', () => {
   it('converts 0 .. 2^53 - 1 and refuses negatives and 2^53 and above', () => {
     expect(exactNum(0n)).toBe(0);
     expect(exactNum(MAX_EXACT)).toBe(2 ** 53 - 1);
-    expect(exactNum(MAX_EXACT + 1n)).toBe(-1); // 2^53 is a number, but 2^53 + 1 is not: the cut is below both
+    expect(exactNum(MAX_EXACT + 1n)).toBe(-1); // 2^53 is refused too: 2^53 + 1 would round to it
     expect(exactNum(-1n)).toBe(-1);
     expect(exactNum(0xffff_ffff_ffff_ffffn)).toBe(-1);
   });
