@@ -157,12 +157,15 @@ export function render(r: Results): string {
     const mm = r.memory;
     const c = mm.stress;
     const first = c.rss[0]?.events ?? 0;
+    const last = c.rss.at(-1)?.events ?? 0;
     const sk = r.seek;
     const rss = (b: number | null | undefined): string => (b ? `${mib(b).toFixed(0)} MiB` : 'n/a');
     out.push('', `5. Memory (${mm.mix}, ${mm.devices} devices, ${si(mm.events)} events, log ${mib(mm.logBytes).toFixed(0)} MiB; each run its own process)`);
-    const rows = [['stress run', si((c.events * 1000) / c.ms), rss(rssAt(c, first)), rss(rssAt(c, mm.events)), rss(c.maxRss), c.rss.map((s) => mib(s.bytes).toFixed(0)).join(' ')]];
+    const rows = [['stress run', si((c.events * 1000) / c.ms), rss(rssAt(c, first)), rss(rssAt(c, last)), rss(c.maxRss), c.rss.map((s) => mib(s.bytes).toFixed(0)).join(' ')]];
     if (sk) rows.push(['replay (--until)', si((sk.end.until * 1000) / (sk.end.ms.median - sk.startup.ms.median)), rss(sk.tenth.maxRss), rss(sk.end.maxRss), rss(sk.end.maxRss), `peak to event 1: ${rss(sk.startup.maxRss)}, to the middle: ${rss(sk.middle.maxRss)}`]);
-    out.push(table(['run', 'ev/s', `RSS @ ${si(first)}`, `RSS @ ${si(mm.events)}`, 'peak RSS', 'samples (MiB)'], rows));
+    // The stress row's columns are its samples at a tenth of the events asked for and at the last
+    // tenth (the run goes a little past it); the replay row's are peaks to a tenth of the log and to its end.
+    out.push(table(['run', 'ev/s', `RSS @ ${si(first)}`, `RSS @ ${si(last)} (replay: ${si(mm.events)})`, 'peak RSS', 'samples (MiB)'], rows));
   }
   if (r.seek) {
     const s = r.seek;

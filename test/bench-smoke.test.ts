@@ -88,7 +88,7 @@ describe('bench harness', () => {
     }
     expect(res.pipeline.map((p) => [p.mix, p.devices])).toEqual([['direct-only', 2], ['direct-only', 4]]);
     expect(res.pipeline[1]!.ratioTo2).not.toBeNull();
-    expect(res.memory!.events).toBeGreaterThan(1000);
+    expect(res.memory!.events).toBeGreaterThanOrEqual(plan.memoryEvents); // the run reaches the events asked for (bench/child.ts)
     expect(res.memory!.stress.rss.length).toBeGreaterThan(1);
     expect(res.seek!.end.until).toBe(res.memory!.events);
     expect(res.seek!.middle.until).toBe(Math.floor(res.memory!.events / 2));
