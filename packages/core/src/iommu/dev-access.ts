@@ -8,7 +8,7 @@
 import type { Fault } from '../events.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
-import { MAX_EXACT } from '../util/exact.ts';
+import { exactStart } from '../dma/live.ts';
 import { hex016 } from '../util/hex.ts';
 import { IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
 import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, report_iommu_fault, type IommuDomain } from './iommu.ts';
@@ -69,8 +69,8 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   // Pages are walked by IOVA pfn (consecutive; only the first has an offset). When the whole
   // access lies below 2^53 its addresses are also exact as numbers, which spares a BigInt per page
   // (NVMe transfers cross dozens of pages); a bigint address is made only for a report.
-  const fast = addr >= 0n && addr + BigInt(size) <= MAX_EXACT;
-  const a0 = fast ? Number(addr) : 0;
+  const a0 = exactStart(addr, size); // the boundary of dma/live.ts and util/exact.ts
+  const fast = a0 >= 0;
   const off0 = Number(addr & dom.gmask);
   let pfn = dom.pfn(addr);
   const out = write ? undefined : k.mem.readBuffer(size);
