@@ -3,7 +3,7 @@
 // log replay all come through here. Nothing in it reads a clock or Math.random.
 
 import type { MachineConfig } from './config.ts';
-import { emptyOutcome, type Event, type Outcome } from './events.ts';
+import { emptyOutcome, resetOutcome, type Event, type Outcome } from './events.ts';
 import { Kernel, KernelBug, ModelInputError } from './kernel.ts';
 import { EVENT_TICK_NS } from './platform/clock.ts';
 import { Hasher, STATE_HASH_VERSION, type StateHashVersion } from './util/hash.ts';
@@ -28,6 +28,13 @@ export class Machine {
    * to the version of the log it checks against. May be changed at any time.
    */
   hashVersion: StateHashVersion = STATE_HASH_VERSION;
+  /**
+   * When true, apply() returns one outcome object, reset for every event, instead of a new one per
+   * event: for callers that are done with an outcome before the next apply (replay, which digests
+   * and drops each). Off by default — scenarios and the coordinator keep outcomes.
+   */
+  recycleOutcomes = false;
+  private spare: Outcome | null = null;
 
   constructor(readonly config: MachineConfig) {
     this.k = new Kernel(config);
@@ -54,7 +61,7 @@ export class Machine {
     }
     k.seq = ++this.applied;
     k.cpu = ev.cpu;
-    k.out = emptyOutcome(k.clock.nowNs);
+    k.out = this.recycleOutcomes ? resetOutcome((this.spare ??= emptyOutcome(0)), k.clock.nowNs) : emptyOutcome(k.clock.nowNs);
     if (k.crashed !== null) {
       k.out.error = true;
       k.out.dmesg.push(`dmasim: the simulated kernel has crashed (${k.crashed}); ${ev.op} was not run`);

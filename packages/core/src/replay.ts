@@ -33,7 +33,8 @@ export interface ReplayOptions {
   salvage?: boolean;
   /** Builds the fresh machine (default `new Machine(config)`); the test-only perturbation hook. */
   machine?: (config: MachineConfig) => Machine;
-  /** Called after each event is applied and checked (e.g. to print its trace). */
+  /** Called after each event is applied and checked (e.g. to print its trace). The outcome is valid
+   *  during the call only: the machine reuses the object for the next event (recycleOutcomes). */
   onEvent?: (rec: LogRecord, outcome: Outcome | undefined, m: Machine) => void;
 }
 
@@ -86,6 +87,8 @@ function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
   const version = reader.version;
   const m = opts.machine ? opts.machine(header.config) : new Machine(header.config);
   m.hashVersion = version === 1 ? 1 : 2;
+  // Each outcome is digested (and shown to onEvent) before the next event: one object serves all.
+  m.recycleOutcomes = true;
   const res: ReplayResult = { verdict: 'identical', header, machine: m, events: 0, state: '', log: reader.status, statesChecked: 0 };
   const until = opts.until;
   let chain = new Lanes();

@@ -242,15 +242,15 @@ export class DmaDebug {
       this.err_printk(dev, entry, 'check_sync', `device driver syncs DMA memory outside allocated range [device address=${hex016(entry.devAddr)}] [allocation size=${entry.size} bytes] [sync offset+size=${ref.size}]`);
     }
     if (entry.direction === DMA_BIDIRECTIONAL) return;
-    const detail = `[device address=${hex016(ref.devAddr)}] [size=${entry.size} bytes] [mapped with ${dir2name(entry.direction)}] [synced with ${dir2name(ref.direction)}]`;
+    // The detail text is formatted only when one of these reports it (check_sync runs for every sync).
     if (ref.direction !== entry.direction) {
-      this.err_printk(dev, entry, 'check_sync', `device driver syncs DMA memory with different direction ${detail}`);
+      this.err_printk(dev, entry, 'check_sync', `device driver syncs DMA memory with different direction ${syncDetail(ref, entry)}`);
     }
     if (toCpu && entry.direction !== DMA_FROM_DEVICE && ref.direction !== DMA_TO_DEVICE) {
-      this.err_printk(dev, entry, 'check_sync', `device driver syncs device read-only DMA memory for cpu ${detail}`);
+      this.err_printk(dev, entry, 'check_sync', `device driver syncs device read-only DMA memory for cpu ${syncDetail(ref, entry)}`);
     }
     if (!toCpu && entry.direction !== DMA_TO_DEVICE && ref.direction !== DMA_FROM_DEVICE) {
-      this.err_printk(dev, entry, 'check_sync', `device driver syncs device write-only DMA memory to device ${detail}`);
+      this.err_printk(dev, entry, 'check_sync', `device driver syncs device write-only DMA memory to device ${syncDetail(ref, entry)}`);
     }
     if (ref.sgCallEnts && ref.type === 'scatter-gather' && ref.sgCallEnts !== entry.sgCallEnts) {
       this.err_printk(dev, entry, 'check_sync', `device driver syncs DMA sg list with different entry count [map count=${entry.sgCallEnts}] [sync count=${ref.sgCallEnts}]`);
@@ -336,4 +336,9 @@ export function pfn_valid(k: Kernel, phys: bigint): boolean {
 /** is_swiotlb_active(): a default pool exists. */
 function is_swiotlb_active(k: Kernel): boolean {
   return k.cfg.platform.swiotlb.slots > 0;
+}
+
+/** check_sync's shared detail: the entry as mapped and the sync's direction. */
+function syncDetail(ref: DebugRef, entry: DebugEntry): string {
+  return `[device address=${hex016(ref.devAddr)}] [size=${entry.size} bytes] [mapped with ${dir2name(entry.direction)}] [synced with ${dir2name(ref.direction)}]`;
 }

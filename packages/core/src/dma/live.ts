@@ -89,14 +89,16 @@ function granuleBounds(spans: readonly Span[]): number[] {
 }
 
 /**
- * Mappings by the 4 KiB granules their spans touch, so an access finds its candidates without
+ * Mappings by the 64 KiB granules their spans touch, so an access finds its candidates without
  * walking every live mapping (a speed structure only: queries filter and order exactly as a full
- * walk would). Spans over MAX_GRANULES granules (BARs, large coherent buffers) sit in `wide`,
- * which every query walks.
+ * walk would). Spans over MAX_GRANULES granules (over 1 MiB: BARs, large coherent buffers) sit in
+ * `wide`, which every query walks. 64 KiB rather than 4 KiB: a typical buffer then touches one or
+ * two granules, so adding and removing it costs fewer map updates, and the extra candidates a
+ * query sees are dropped by a number comparison (BENCHMARKS.md, fifth round).
  */
-const GRANULE_SHIFT = 12n;
-const GRANULE = 4096;
-const MAX_GRANULES = 64;
+const GRANULE_SHIFT = 16n;
+const GRANULE = 65536;
+const MAX_GRANULES = 16;
 
 class SpanIndex {
   private readonly granules = new Map<number, LiveMapping[]>();
@@ -161,7 +163,8 @@ class SpanIndex {
   private collect(first: number, last: number, bus: boolean, startN: number, endN: number, startB: bigint | null, endB: bigint | null): LiveMapping[] | null {
     if (last - first > 4 * MAX_GRANULES) return null;
     const q = ++queryStamp;
-    const out: LiveMapping[] = [];
+    const out = queryOut;
+    if (out.length !== 0) out.length = 0;
     for (let i = 0; i < this.wide.length; i++) {
       const m = this.wide[i]!;
       m.seen = q;
@@ -190,6 +193,11 @@ function overlapsEither(m: LiveMapping, bus: boolean, start: number, end: number
 }
 
 let queryStamp = 0;
+/**
+ * The array every index query fills and returns (valid until the next query: each caller walks it
+ * at once). An array per query was ~100 bytes of garbage for every device access and sync.
+ */
+const queryOut: LiveMapping[] = [];
 const byId = (a: LiveMapping, b: LiveMapping): number => a.id - b.id;
 
 function firstGranule(start: bigint): number {
@@ -312,7 +320,7 @@ export class LiveMappings {
     return list.find((m) => m.kind === 'sg' && m.nents === sg.segments.length) ?? list.find((m) => m.kind === 'sg') ?? null;
   }
 
-  /** Mappings of one device with a bus span overlapping [addr, addr+size). */
+  /** Mappings of one device with a bus span overlapping [addr, addr+size), by id. The array is valid until the next overlapping* call. */
   overlappingBus(dev: number, addr: bigint, size: number): LiveMapping[] {
     const idx = this.busIdx[dev];
     if (!idx) return [];
@@ -329,7 +337,7 @@ export class LiveMappings {
     return out.sort(byId);
   }
 
-  /** Every mapping of every device with a CPU span overlapping [phys, phys+size), by id. */
+  /** Every mapping of every device with a CPU span overlapping [phys, phys+size), by id. The array is valid until the next overlapping* call. */
   overlappingCpu(phys: bigint, size: number): LiveMapping[] {
     const n = exactStart(phys, size);
     if (n >= 0) {

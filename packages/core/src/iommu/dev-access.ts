@@ -78,36 +78,48 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   while (done < size) {
     const off = done === 0 ? off0 : 0;
     const n = Math.min(size - done, g - off);
-    const pte = dom.pgtable.lookup(pfn);
-    let tr = dom.iotlb.lookup(pfn);
+    // The translation: the IOTLB's cached entry if it has one (stale when the page table no longer
+    // holds the same address), else the page table's, which is then cached if it allows the access.
+    const pt = dom.pgtable.ptes;
+    const inPt = pt.has(pfn);
+    let tr = dom.iotlb.entries;
     let stale = false;
-    if (tr) {
-      stale = !pte || pte.phys !== tr.phys;
-    } else if (pte) {
-      tr = pte;
-      if (pte.prot & need) dom.iotlb.fill(pfn, pte);
-    }
-    if (!tr) {
+    if (tr.has(pfn)) {
+      stale = !inPt || !pt.samePhys(pfn, tr);
+    } else if (inPt) {
+      if (pt.prot(pfn) & need) dom.iotlb.fill(pfn, pt);
+      tr = pt;
+    } else {
       report_iommu_fault(k, dev, addr + BigInt(done), write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
       fault = 'unmapped';
       break;
     }
-    if (!(tr.prot & need)) {
+    if (!(tr.prot(pfn) & need)) {
       report_iommu_fault(k, dev, addr + BigInt(done), write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
       fault = 'permission';
       break;
     }
-    const phys = off === 0 ? tr.phys : tr.phys + BigInt(off);
-    if (payload) k.mem.write(phys, payload.subarray(done, done + n));
-    else if (write) k.mem.fill(phys, n, fillByte);
-    else k.mem.readInto(phys, out!, done, n);
+    const pn = tr.physN(pfn);
+    if (pn >= 0) {
+      // The page's address is exact as a number (see PfnTable): no bigint for the copy.
+      if (payload) k.mem.writeAt(pn + off, payload.subarray(done, done + n));
+      else if (write) k.mem.fillAt(pn + off, n, fillByte);
+      else k.mem.readIntoAt(pn + off, out!, done, n);
+    } else {
+      const page = tr.phys(pfn)!;
+      const phys = off === 0 ? page : page + BigInt(off);
+      if (payload) k.mem.write(phys, payload.subarray(done, done + n));
+      else if (write) k.mem.fill(phys, n, fillByte);
+      else k.mem.readInto(phys, out!, done, n);
+    }
     if (stale) {
       if (stalePages++ === 0) staleAt = addr + BigInt(done);
     } else if (outsideAt === null) {
-      const owned = fast ? ownedBy(dom, pte!.owner, dev, a0 + done, a0 + done + n) : ownedBy(dom, pte!.owner, dev, addr + BigInt(done), addr + BigInt(done + n));
+      const owner = pt.owner(pfn);
+      const owned = fast ? ownedBy(dom, owner, dev, a0 + done, a0 + done + n) : ownedBy(dom, owner, dev, addr + BigInt(done), addr + BigInt(done + n));
       if (!owned) {
         outsideAt = addr + BigInt(done);
-        outsideOwner = dom.live.get(pte!.owner)?.dev;
+        outsideOwner = dom.live.get(owner)?.dev;
       }
     }
     done += n;

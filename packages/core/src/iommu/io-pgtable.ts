@@ -3,6 +3,8 @@
 // leaf entries (no block mappings); translations and the addresses handed out are the same.
 
 import type { Hasher } from '../util/hash.ts';
+import { exactNum } from '../util/exact.ts';
+import { PfnTable } from './pfn-table.ts';
 
 // include/linux/iommu.h protection flags.
 export const IOMMU_READ = 1 << 0;
@@ -28,7 +30,8 @@ export interface Pte {
 export const EEXIST = 17;
 
 export class IoPgtable {
-  private readonly ptes = new Map<number, Pte>();
+  /** The leaf entries (owner: the IOVA pfn of the installing mapping). */
+  readonly ptes = new PfnTable();
   readonly granule: number;
   private readonly shift: bigint;
 
@@ -41,22 +44,35 @@ export class IoPgtable {
     return this.ptes.size;
   }
 
+  /** The entry at `pfn` as an object (a copy; hot paths read `ptes` field by field). */
   lookup(pfn: number): Pte | undefined {
-    return this.ptes.get(pfn);
+    const phys = this.ptes.phys(pfn);
+    return phys === undefined ? undefined : { phys, prot: this.ptes.prot(pfn), owner: this.ptes.owner(pfn) };
   }
 
   /**
-   * map_pages: `count` leaf entries from iova pfn onwards. Stops at the first present entry with
-   * -EEXIST (io-pgtable-arm WARNs and refuses to overwrite a valid PTE). Returns pages mapped.
+   * map_pages: `count` leaf entries from iova pfn onwards. Stops at the first present entry
+   * (io-pgtable-arm WARNs and refuses to overwrite a valid PTE: the caller returns -EEXIST).
+   * Returns the pages mapped (`count` unless it stopped).
    */
-  map_pages(pfn: number, phys: bigint, count: number, prot: number, owner: number): { mapped: number; err: number } {
-    const g = BigInt(this.granule);
-    let p = phys;
-    for (let i = 0; i < count; i++, p += g) {
-      if (this.ptes.has(pfn + i)) return { mapped: i, err: -EEXIST };
-      this.ptes.set(pfn + i, { phys: p, prot, owner });
+  map_pages(pfn: number, phys: bigint, count: number, prot: number, owner: number): number {
+    const g = this.granule;
+    const n = exactNum(phys);
+    if (n >= 0 && n + count * g <= Number.MAX_SAFE_INTEGER) {
+      // Every page's address is exact as a number: step it without bigint arithmetic.
+      for (let i = 0; i < count; i++) {
+        if (this.ptes.has(pfn + i)) return i;
+        this.ptes.set(pfn + i, 0n, n + i * g, prot, owner);
+      }
+      return count;
     }
-    return { mapped: count, err: 0 };
+    const gb = BigInt(g);
+    let p = phys;
+    for (let i = 0; i < count; i++, p += gb) {
+      if (this.ptes.has(pfn + i)) return i;
+      this.ptes.set(pfn + i, p, exactNum(p), prot, owner);
+    }
+    return count;
   }
 
   /** unmap_pages: clears entries from pfn on and stops at the first absent one. Returns pages unmapped. */
@@ -69,17 +85,18 @@ export class IoPgtable {
 
   /** iova_to_phys: 0 when nothing is mapped there (as the kernel's op returns). */
   iova_to_phys(iova: bigint): bigint {
-    const pte = this.ptes.get(Number(iova >> this.shift));
-    if (!pte) return 0n;
-    return pte.phys + (iova & (BigInt(this.granule) - 1n));
+    const phys = this.ptes.phys(Number(iova >> this.shift));
+    if (phys === undefined) return 0n;
+    return phys + (iova & (BigInt(this.granule) - 1n));
   }
 
   hashInto(h: Hasher): void {
-    const keys = [...this.ptes.keys()].sort((a, b) => a - b);
+    const keys = this.ptes.keys();
     h.u32(keys.length);
     for (const k of keys) {
-      const p = this.ptes.get(k)!;
-      h.num(k).big(p.phys).u32(p.prot).num(p.owner);
+      h.num(k);
+      this.ptes.hashPhys(h, k);
+      h.u32(this.ptes.prot(k)).num(this.ptes.owner(k));
     }
   }
 }

@@ -9,7 +9,7 @@ import type { Hasher } from '../util/hash.ts';
 import { hex016 } from '../util/hex.ts';
 import { trace_iommu_map, trace_iommu_unmap } from '../dma/trace.ts';
 import { FlushQueue } from './flush-queue.ts';
-import { IoPgtable } from './io-pgtable.ts';
+import { EEXIST, IoPgtable } from './io-pgtable.ts';
 import { Iotlb } from './iotlb.ts';
 import { IovaDomain } from './iova.ts';
 
@@ -125,10 +125,10 @@ export function iommu_map_nosync(k: Kernel, dom: IommuDomain, iova: bigint, padd
   if (pages > IOMMU_MODEL_MAX_MAP_PAGES) {
     throw new ModelInputError(`a single IOMMU mapping of ${size} bytes is larger than dmasim models (at most ${IOMMU_MODEL_MAX_MAP_PAGES} pages of ${dom.granule} bytes)`);
   }
-  const r = dom.pgtable.map_pages(dom.pfn(iova), paddr, pages, prot, owner);
-  if (r.err) {
-    iommu_unmap(k, dom, iova, BigInt(r.mapped) << dom.shift);
-    return r.err;
+  const mapped = dom.pgtable.map_pages(dom.pfn(iova), paddr, pages, prot, owner);
+  if (mapped < pages) {
+    iommu_unmap(k, dom, iova, BigInt(mapped) << dom.shift);
+    return -EEXIST;
   }
   trace_iommu_map(k, iova, paddr, size);
   return 0;

@@ -4,14 +4,11 @@
 // invalidation of its range or a full flush — the longest window real hardware allows.
 
 import type { Hasher } from '../util/hash.ts';
-
-export interface IotlbEntry {
-  phys: bigint;
-  prot: number;
-}
+import { PfnTable } from './pfn-table.ts';
 
 export class Iotlb {
-  private readonly entries = new Map<number, IotlbEntry>();
+  /** Cached translations by IOVA pfn (phys and prot; owner unused). */
+  readonly entries = new PfnTable();
   /** Full flushes (flush_iotlb_all) so far. */
   flushes = 0;
 
@@ -19,21 +16,14 @@ export class Iotlb {
     return this.entries.size;
   }
 
-  lookup(pfn: number): IotlbEntry | undefined {
-    return this.entries.get(pfn);
-  }
-
-  fill(pfn: number, e: IotlbEntry): void {
-    this.entries.set(pfn, { phys: e.phys, prot: e.prot });
+  /** Caches the page table's entry at `pfn` (present). */
+  fill(pfn: number, pt: PfnTable): void {
+    this.entries.copyFrom(pfn, pt);
   }
 
   /** Range invalidation (the iotlb_sync of a gathered unmap). */
   invalidate(pfn: number, pages: number): void {
-    if (pages > this.entries.size) {
-      for (const k of [...this.entries.keys()]) if (k >= pfn && k < pfn + pages) this.entries.delete(k);
-    } else {
-      for (let i = 0; i < pages; i++) this.entries.delete(pfn + i);
-    }
+    this.entries.deleteRange(pfn, pages);
   }
 
   flush_all(): void {
@@ -42,11 +32,12 @@ export class Iotlb {
   }
 
   hashInto(h: Hasher): void {
-    const keys = [...this.entries.keys()].sort((a, b) => a - b);
+    const keys = this.entries.keys();
     h.u32(keys.length).u32(this.flushes);
     for (const k of keys) {
-      const e = this.entries.get(k)!;
-      h.num(k).big(e.phys).u32(e.prot);
+      h.num(k);
+      this.entries.hashPhys(h, k);
+      h.u32(this.entries.prot(k));
     }
   }
 }

@@ -37,6 +37,48 @@ describe('contents', () => {
     expect(m.read(hi - 1n, 1)[0]).toBe(0);
   });
 
+  // Ranges exact as numbers are stepped on numbers, others on bigints (memory.ts exactEnd): both must
+  // give what a plain byte map gives, for ranges below, across and above 2^53.
+  test.each([
+    ['low memory', 0x10_0000n],
+    ['across 2^53', (1n << 53n) - 0x6000n],
+    ['near 2^64', (1n << 64n) - 0x20000n],
+  ])('write, fill, copy and read equal a byte-by-byte reference (%s)', (_where, base) => {
+    const m = mem();
+    const ref = new Map<bigint, number>();
+    const rng = new Prng(7n);
+    const span = 0x10000;
+    const at = (): bigint => base + BigInt(rng.int(span - 9000));
+    for (let step = 0; step < 400; step++) {
+      const op = rng.int(4);
+      const a = at();
+      const n = rng.int(9000);
+      if (op === 0) {
+        const d = new Uint8Array(n);
+        for (let i = 0; i < n; i++) d[i] = rng.int(256);
+        m.write(a, d);
+        for (let i = 0; i < n; i++) ref.set(a + BigInt(i), d[i]!);
+      } else if (op === 1) {
+        const b = rng.int(3) === 0 ? 0 : rng.int(256);
+        m.fill(a, n, b);
+        for (let i = 0; i < n; i++) ref.set(a + BigInt(i), b);
+      } else if (op === 2) {
+        const src = at();
+        const copy: number[] = [];
+        for (let i = 0; i < n; i++) copy.push(ref.get(src + BigInt(i)) ?? 0);
+        m.copy(a, src, n);
+        for (let i = 0; i < n; i++) ref.set(a + BigInt(i), copy[i]!);
+      } else {
+        const got = m.read(a, n);
+        const want = new Uint8Array(n);
+        for (let i = 0; i < n; i++) want[i] = ref.get(a + BigInt(i)) ?? 0;
+        expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
+      }
+    }
+    const all = m.read(base, span);
+    for (let i = 0; i < span; i++) if (all[i] !== (ref.get(base + BigInt(i)) ?? 0)) expect.unreachable(`byte ${i}`);
+  });
+
   const hash = (m: Memory, v: StateHashVersion = 2): string => {
     const x = new Hasher();
     m.hashInto(x, v);

@@ -4,6 +4,7 @@
 import type { PlatformConfig } from '../config.ts';
 import { ModelInputError } from '../kernel.ts';
 import { chunkDigest, STATE_HASH_VERSION, type Hasher, type StateHashVersion, type WordDigest } from '../util/hash.ts';
+import { exactNum } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
 
 /** Contents are stored in 4 KiB chunks, whatever the platform page size. */
@@ -30,6 +31,16 @@ class Chunk implements WordDigest {
   a = 0;
   b = 0;
   zero = true;
+}
+
+/**
+ * phys as a number when every byte of [phys, phys+size) is exact as one (0 ≤ phys, phys+size ≤
+ * 2^53 - 1, size a non-negative safe integer), else -1. Contents are then stepped on numbers: chunk
+ * number (p - p % CHUNK) / CHUNK and offset p % CHUNK are the >> 12 and & 0xfff of the bigint path.
+ */
+function exactEnd(phys: bigint, size: number): number {
+  const n = exactNum(phys);
+  return n >= 0 && size >= 0 && Number.isSafeInteger(size) && n + size <= Number.MAX_SAFE_INTEGER ? n : -1;
 }
 
 /**
@@ -70,11 +81,14 @@ export class Memory {
    */
   read(phys: bigint, size: number): Uint8Array {
     const out = this.readBuffer(size);
-    const first = Number(phys & CHUNK_MASK);
-    if (first + size <= CHUNK) {
-      // Within one chunk (most reads).
-      const c = this.chunks.get(Number(phys >> CHUNK_SHIFT));
-      if (c) out.set(c.bytes.subarray(first, first + size));
+    const n = exactEnd(phys, size);
+    if (n >= 0) {
+      const first = n % CHUNK;
+      if (first + size <= CHUNK) {
+        // Within one chunk (most reads).
+        const c = this.chunks.get((n - first) / CHUNK);
+        if (c) out.set(c.bytes.subarray(first, first + size));
+      } else this.readIntoN(n, out, 0, size);
       return out;
     }
     this.readInto(phys, out, 0, size);
@@ -83,6 +97,11 @@ export class Memory {
 
   /** Copies [phys, phys+n) into out[at..at+n) (out as readBuffer gives it: bytes never written stay 0). */
   readInto(phys: bigint, out: Uint8Array, at: number, n: number): void {
+    const pn = exactEnd(phys, n);
+    if (pn >= 0) {
+      this.readIntoN(pn, out, at, n);
+      return;
+    }
     let done = 0;
     let p = phys;
     while (done < n) {
@@ -95,7 +114,46 @@ export class Memory {
     }
   }
 
+  /**
+   * readInto() with phys a number (a non-negative integer): the same copy, stepped on numbers when
+   * the range is exact as numbers (the IOMMU's page walk has its pages' addresses as numbers).
+   */
+  readIntoAt(phys: number, out: Uint8Array, at: number, n: number): void {
+    if (phys + n <= Number.MAX_SAFE_INTEGER) this.readIntoN(phys, out, at, n);
+    else this.readInto(BigInt(phys), out, at, n);
+  }
+
+  /** write() with phys a number (a non-negative integer), as readIntoAt. */
+  writeAt(phys: number, data: Uint8Array): void {
+    if (phys + data.length <= Number.MAX_SAFE_INTEGER) this.writeN(phys, data);
+    else this.write(BigInt(phys), data);
+  }
+
+  /** fill() with phys a number (a non-negative integer), as readIntoAt. */
+  fillAt(phys: number, size: number, byte: number): void {
+    if (Number.isSafeInteger(size) && size >= 0 && phys + size <= Number.MAX_SAFE_INTEGER) this.fillN(phys, size, byte);
+    else this.fill(BigInt(phys), size, byte);
+  }
+
+  /** readInto() of a range exact as numbers (exactEnd): the same steps without bigint arithmetic. */
+  private readIntoN(phys: number, out: Uint8Array, at: number, n: number): void {
+    let done = 0;
+    while (done < n) {
+      const p = phys + done;
+      const off = p % CHUNK;
+      const len = Math.min(CHUNK - off, n - done);
+      const c = this.chunks.get((p - off) / CHUNK);
+      if (c) out.set(c.bytes.subarray(off, off + len), at + done);
+      done += len;
+    }
+  }
+
   write(phys: bigint, data: Uint8Array): void {
+    const pn = exactEnd(phys, data.length);
+    if (pn >= 0) {
+      this.writeN(pn, data);
+      return;
+    }
     let done = 0;
     let p = phys;
     while (done < data.length) {
@@ -108,6 +166,11 @@ export class Memory {
   }
 
   fill(phys: bigint, size: number, byte: number): void {
+    const pn = exactEnd(phys, size);
+    if (pn >= 0) {
+      this.fillN(pn, size, byte);
+      return;
+    }
     let done = 0;
     let p = phys;
     while (done < size) {
@@ -122,6 +185,33 @@ export class Memory {
     }
   }
 
+  /** write() of a range exact as numbers: the same steps without bigint arithmetic. */
+  private writeN(phys: number, data: Uint8Array): void {
+    let done = 0;
+    while (done < data.length) {
+      const p = phys + done;
+      const off = p % CHUNK;
+      const n = Math.min(CHUNK - off, data.length - done);
+      this.chunkAt((p - off) / CHUNK).set(data.subarray(done, done + n), off);
+      done += n;
+    }
+  }
+
+  /** fill() of a range exact as numbers: the same steps without bigint arithmetic. */
+  private fillN(phys: number, size: number, byte: number): void {
+    let done = 0;
+    while (done < size) {
+      const p = phys + done;
+      const off = p % CHUNK;
+      const n = Math.min(CHUNK - off, size - done);
+      const key = (p - off) / CHUNK;
+      // Zero-filling a chunk that was never written changes nothing.
+      const c = byte === 0 ? this.written(key) : this.chunkAt(key);
+      if (c) c.fill(byte, off, off + n);
+      done += n;
+    }
+  }
+
   /** memcpy / memmove: overlapping ranges copy as if through a temporary buffer. */
   copy(dst: bigint, src: bigint, size: number): void {
     if (size <= 0 || dst === src) return;
@@ -132,6 +222,22 @@ export class Memory {
     }
     // Disjoint (every bounce copy): chunk to chunk, without a temporary buffer.
     let done = 0;
+    const sn = exactEnd(src, size);
+    const dn = exactEnd(dst, size);
+    if (sn >= 0 && dn >= 0) {
+      while (done < size) {
+        const s = sn + done;
+        const d = dn + done;
+        const sOff = s % CHUNK;
+        const dOff = d % CHUNK;
+        const len = Math.min(CHUNK - sOff, CHUNK - dOff, size - done);
+        const from = this.chunks.get((s - sOff) / CHUNK);
+        if (from) this.chunkAt((d - dOff) / CHUNK).set(from.bytes.subarray(sOff, sOff + len), dOff);
+        else this.written((d - dOff) / CHUNK)?.fill(0, dOff, dOff + len);
+        done += len;
+      }
+      return;
+    }
     while (done < size) {
       const s = src + BigInt(done);
       const d = dst + BigInt(done);
@@ -169,7 +275,11 @@ export class Memory {
 
   /** The chunk holding `p`, created if need be, for writing: its digest is marked stale. */
   private chunk(p: bigint): Uint8Array {
-    const key = Number(p >> CHUNK_SHIFT);
+    return this.chunkAt(Number(p >> CHUNK_SHIFT));
+  }
+
+  /** chunk() by chunk number. */
+  private chunkAt(key: number): Uint8Array {
     let c = this.chunks.get(key);
     if (!c) {
       c = new Chunk(this.newChunkBytes());
