@@ -180,7 +180,7 @@ class SpanIndex {
         if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
       }
     }
-    if (out.length > 1) out.sort(byId);
+    if (out.length > 1) sortById(out);
     return out;
   }
 }
@@ -199,6 +199,22 @@ let queryStamp = 0;
  */
 const queryOut: LiveMapping[] = [];
 const byId = (a: LiveMapping, b: LiveMapping): number => a.id - b.id;
+
+/**
+ * Sorts a query's (short) result by id in place: an insertion sort, which allocates nothing,
+ * where Array.prototype.sort copies into a work array on every call. Ids are unique.
+ */
+function sortById(a: LiveMapping[]): void {
+  for (let i = 1; i < a.length; i++) {
+    const m = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]!.id > m.id) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = m;
+  }
+}
 
 function firstGranule(start: bigint): number {
   return Number(start >> GRANULE_SHIFT);
