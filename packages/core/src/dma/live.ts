@@ -89,16 +89,16 @@ function granuleBounds(spans: readonly Span[]): number[] {
 }
 
 /**
- * Mappings by the 64 KiB granules their spans touch, so an access finds its candidates without
+ * Mappings by the 16 KiB granules their spans touch, so an access finds its candidates without
  * walking every live mapping (a speed structure only: queries filter and order exactly as a full
  * walk would). Spans over MAX_GRANULES granules (over 1 MiB: BARs, large coherent buffers) sit in
- * `wide`, which every query walks. 64 KiB rather than 4 KiB: a typical buffer then touches one or
- * two granules, so adding and removing it costs fewer map updates, and the extra candidates a
- * query sees are dropped by a number comparison (BENCHMARKS.md, fifth round).
+ * `wide`, which every query walks. 4, 16 and 64 KiB measured alike on the bench mixes
+ * (BENCHMARKS.md, fifth round); 16 KiB keeps a typical buffer to one or two granules without
+ * making a query over densely packed small buffers walk many candidates.
  */
-const GRANULE_SHIFT = 16n;
-const GRANULE = 65536;
-const MAX_GRANULES = 16;
+const GRANULE_SHIFT = 14n;
+const GRANULE = 16384;
+const MAX_GRANULES = 64;
 
 class SpanIndex {
   private readonly granules = new Map<number, LiveMapping[]>();
