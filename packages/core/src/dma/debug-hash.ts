@@ -4,6 +4,7 @@
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey } from '../util/exact.ts';
+import { removeAt } from '../util/array.ts';
 
 export const HASH_SIZE = 16384;
 const HASH_FN_SHIFT = 13n;
@@ -102,11 +103,11 @@ export class DebugHash {
     const at = list ? list.indexOf(entry) : -1;
     if (!list || at < 0) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
     if (at === list.length - 1) list.pop();
-    else list.splice(at, 1);
+    else removeAt(list, at);
     const key = idx + HASH_SIZE * entry.dev.index;
     const mine = this.byDev.get(key)!;
     if (mine.length === 1) this.byDev.delete(key);
-    else mine.splice(mine.indexOf(entry), 1);
+    else removeAt(mine, mine.indexOf(entry));
     this.live--;
   }
 

@@ -5,6 +5,7 @@
 import type { Path, SgList } from '../events.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey, exactNum } from '../util/exact.ts';
+import { removeAt } from '../util/array.ts';
 
 export type LiveKind = 'single' | 'sg' | 'coherent';
 /** Streaming buffers belong to the device from map (or sync-for-device) until sync-for-cpu or unmap. */
@@ -125,7 +126,7 @@ class SpanIndex {
   remove(m: LiveMapping, bounds: readonly number[]): void {
     const w = this.wide.length ? this.wide.indexOf(m) : -1;
     if (w >= 0) {
-      this.wide.splice(w, 1);
+      removeAt(this.wide, w);
       return;
     }
     for (let i = 0; i < bounds.length; i += 2) {
@@ -137,7 +138,7 @@ class SpanIndex {
         if (at < 0) continue;
         if (list.length === 1) this.granules.delete(g);
         else if (at === list.length - 1) list.pop();
-        else list.splice(at, 1);
+        else removeAt(list, at);
       }
     }
   }
@@ -321,7 +322,7 @@ export class LiveMappings {
     if (i < 0) return null;
     const m = list[i]!;
     if (list.length === 1) map.delete(key);
-    else list.splice(i, 1);
+    else removeAt(list, i);
     this.busIdx[dev]!.remove(m, m.busG!);
     this.cpuIdx.remove(m, m.cpuG!);
     this.total--;
