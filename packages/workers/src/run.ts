@@ -173,10 +173,16 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   let script: ScriptStep[] = [];
   const issued: Record<string, number> = {};
   let startupMs = 0;
+  const recycled = machine?.recycleOutcomes ?? false;
   try {
     const ready = started.ports.map((p, i) => waitReady(p, started.tasks[i]!, o.deviceTimeoutMs ?? 30_000));
     const done = coord.start(makeBus(started.ports, started.tasks));
     if (o.script?.length) script = runScript(coord, model, o.scenario?.file ?? '(script)', o.script);
+    // From here on the coordinator is done with each outcome before the next event (it takes the
+    // result, counts and finding texts; the log folds it into a digest), so one object can serve
+    // every event — unless onEvent shows outcomes to the caller, who may keep them. The script's
+    // steps above keep theirs. Restored when the run ends.
+    if (machine && !o.onEvent) machine.recycleOutcomes = true;
     await Promise.all(ready);
     for (const p of started.ports) p.postMessage({ t: 'go' });
     coord.released();
@@ -188,6 +194,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     log?.abandon();
     throw e;
   } finally {
+    if (machine) machine.recycleOutcomes = recycled;
     if (timer) clearInterval(timer);
     o.signal?.removeEventListener('abort', onAbort);
     for (const p of started.ports) p.close();

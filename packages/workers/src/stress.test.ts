@@ -73,3 +73,22 @@ describe('the log and the machine agree on the state hash definition', () => {
     expect(r.end).toBe('completed');
   });
 });
+
+describe('outcome recycling during a run', () => {
+  it('is used only while the run lasts and only without onEvent (which may keep outcomes)', async () => {
+    const { config, programs } = platformWith(2, 100);
+    const machine = new Machine(config);
+    let during: boolean | undefined;
+    const seen = new Set<unknown>();
+    // With onEvent: a fresh outcome for every event.
+    const r1 = await runStress({ config, programs, schedule: { mode: 'free' }, machine, threads: 'inline', onEvent: (_s, _d, _e, out) => void seen.add(out) });
+    expect(r1.end).toBe('completed');
+    expect(seen.size).toBe(r1.events);
+    // Without: one object, and the flag is back to what it was afterwards.
+    const m2 = new Machine(config);
+    const r2 = await runStress({ config, programs, schedule: { mode: 'free' }, machine: m2, threads: 'inline', hooks: { beforeBatch: () => void (during ??= m2.recycleOutcomes) } });
+    expect(r2.end).toBe('completed');
+    expect(during).toBe(true);
+    expect(m2.recycleOutcomes).toBe(false);
+  });
+});
