@@ -1,5 +1,6 @@
-// Device threads get the tsx loader, and a profiled process's --cpu-prof flags (so `node --cpu-prof`
-// of a stress run profiles every device thread too); nothing else of the parent's command line.
+// Device threads get the tsx loader, and a profiled process's --cpu-prof flags but its profile's file
+// name (so `node --cpu-prof` of a stress run profiles every device thread too, each to a file of its
+// own); nothing else of the parent's command line.
 import { describe, expect, it } from 'vitest';
 import { tsxExecArgv } from './pool.ts';
 
@@ -12,7 +13,12 @@ describe('tsxExecArgv', () => {
   });
 
   it('passes on --cpu-prof and its options, with values written either way', () => {
-    const a = tsxExecArgv(['--cpu-prof', '--cpu-prof-dir', '/tmp/prof', '--trace-gc', '--cpu-prof-interval=500', '--cpu-prof-name', 'x.cpuprofile']);
-    expect(a.slice(2)).toEqual(['--cpu-prof', '--cpu-prof-dir', '/tmp/prof', '--cpu-prof-interval=500', '--cpu-prof-name', 'x.cpuprofile']);
+    const a = tsxExecArgv(['--cpu-prof', '--cpu-prof-dir', '/tmp/prof', '--trace-gc', '--cpu-prof-interval=500']);
+    expect(a.slice(2)).toEqual(['--cpu-prof', '--cpu-prof-dir', '/tmp/prof', '--cpu-prof-interval=500']);
+  });
+
+  it('leaves out --cpu-prof-name, which would give every thread the same profile file', () => {
+    expect(tsxExecArgv(['--cpu-prof', '--cpu-prof-name', 'x.cpuprofile', '--cpu-prof-dir=/tmp/p']).slice(2)).toEqual(['--cpu-prof', '--cpu-prof-dir=/tmp/p']);
+    expect(tsxExecArgv(['--cpu-prof-name=x.cpuprofile', '--cpu-prof']).slice(2)).toEqual(['--cpu-prof']);
   });
 });

@@ -30,14 +30,21 @@ export function tsxExecArgv(parent: readonly string[] = process.execArgv): strin
   return ['--import', loader, ...profilingFlags(parent)];
 }
 
-/** The --cpu-prof flags of a node command line, with the value of any given as a separate argument. */
+/**
+ * The --cpu-prof flags of a node command line, with the value of any given as a separate argument.
+ * --cpu-prof-name is left out: every thread would write its profile to that one file name, each
+ * overwriting the last; without it each thread gets node's default name, which holds its thread id.
+ */
 function profilingFlags(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('--cpu-prof')) continue;
+    const takesNext = a !== '--cpu-prof' && !a.includes('=') && i + 1 < argv.length; // --cpu-prof-dir DIR
+    const value = takesNext ? argv[++i]! : undefined;
+    if (a === '--cpu-prof-name' || a.startsWith('--cpu-prof-name=')) continue;
     out.push(a);
-    if (a !== '--cpu-prof' && !a.includes('=') && i + 1 < argv.length) out.push(argv[++i]!); // --cpu-prof-dir DIR
+    if (value !== undefined) out.push(value);
   }
   return out;
 }
