@@ -3,7 +3,7 @@
 
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
-import { exactKey } from '../util/exact.ts';
+import { exactKey, exactNum } from '../util/exact.ts';
 import { removeAt } from '../util/array.ts';
 
 export const HASH_SIZE = 16384;
@@ -38,10 +38,21 @@ export interface DebugEntry {
   sgMappedEnts: number;
   mapErrType: number;
   site: MapSite;
+  /**
+   * Not state: devAddr as a number when the whole range [devAddr, devAddr + size] is exact as
+   * numbers (util/exact.ts), else -1 — lookups compare these instead of bigints (entryKey).
+   */
+  devAddrN: number;
 }
 
 /** The on-stack reference entry a check looks up with. */
 export type DebugRef = Pick<DebugEntry, 'dev' | 'type' | 'paddr' | 'devAddr' | 'size' | 'direction' | 'sgCallEnts'>;
+
+/** DebugEntry.devAddrN of a range: the start as a number when start and start + size are exact, else -1. */
+export function entryKey(devAddr: bigint, size: number): number {
+  const n = exactNum(devAddr);
+  return n >= 0 && Number.isSafeInteger(size) && size >= 0 && n + size <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
 
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 
@@ -51,15 +62,23 @@ export function hash_fn(devAddr: bigint): number {
   return Number(BigInt.asUintN(HASH_FN_BITS, devAddr)) >>> 13;
 }
 
-type MatchFn = (ref: DebugRef, entry: DebugEntry) => boolean;
+/**
+ * The match functions take the reference's entryKey (`aN`) as well: when both keys are numbers the
+ * test is on numbers (every bigint comparison or sum is a runtime call, and a lookup may test many
+ * entries). A number key means the range's end is exact too, so the u64 wrap cannot arise there.
+ */
+type MatchFn = (ref: DebugRef, aN: number, entry: DebugEntry) => boolean;
 
-function exact_match(a: DebugRef, b: DebugEntry): boolean {
-  return a.dev === b.dev && a.devAddr === b.devAddr; // the cheap identity test first: buckets mix devices
+function exact_match(a: DebugRef, aN: number, b: DebugEntry): boolean {
+  if (a.dev !== b.dev) return false; // the cheap identity test first: buckets mix devices
+  if (aN >= 0 && b.devAddrN >= 0) return aN === b.devAddrN;
+  return a.devAddr === b.devAddr;
 }
 
 /** The entry must hold the whole referenced range (end sums wrap at 64 bits, as u64 adds do). */
-function containing_match(a: DebugRef, b: DebugEntry): boolean {
+function containing_match(a: DebugRef, aN: number, b: DebugEntry): boolean {
   if (a.dev !== b.dev) return false;
+  if (aN >= 0 && b.devAddrN >= 0) return b.devAddrN <= aN && b.devAddrN + b.size >= aN + a.size;
   return b.devAddr <= a.devAddr && u64(b.devAddr + BigInt(b.size)) >= u64(a.devAddr + BigInt(a.size));
 }
 
@@ -125,7 +144,7 @@ export class DebugHash {
    * direction and sg_call_ents. A perfect score wins at once; otherwise several matches without a
    * perfect one give "not found".
    */
-  private find(idx: number, ref: DebugRef, match: MatchFn): DebugEntry | undefined {
+  private find(idx: number, ref: DebugRef, refN: number, match: MatchFn): DebugEntry | undefined {
     const list = this.byDev.get(idx + HASH_SIZE * ref.dev.index); // match() requires ref.dev
     if (!list) return undefined;
     let ret: DebugEntry | undefined;
@@ -133,7 +152,7 @@ export class DebugHash {
     let lastLvl = -1;
     for (let i = 0; i < list.length; i++) {
       const entry = list[i]!;
-      if (!match(ref, entry)) continue;
+      if (!match(ref, refN, entry)) continue;
       matches++;
       let lvl = 0;
       if (entry.size === ref.size) lvl++;
@@ -151,7 +170,7 @@ export class DebugHash {
 
   /** bucket_find_exact: same device and dev_addr (unmap, free, the sg mapped-count lookup). */
   bucket_find_exact(ref: DebugRef): DebugEntry | undefined {
-    return this.find(hash_fn(ref.devAddr), ref, exact_match);
+    return this.find(hash_fn(ref.devAddr), ref, entryKey(ref.devAddr, ref.size), exact_match);
   }
 
   /**
@@ -164,8 +183,9 @@ export class DebugHash {
     const below = (start >> HASH_FN_SHIFT) + 1n;
     const limit = below < BigInt(HASH_SIZE) ? Number(below) : HASH_SIZE;
     let index = start;
+    const refN = entryKey(ref.devAddr, ref.size);
     for (let i = 0; i < limit; i++) {
-      const entry = this.find(hash_fn(index), ref, containing_match);
+      const entry = this.find(hash_fn(index), ref, refN, containing_match);
       if (entry) return entry;
       index -= BUCKET_SPAN;
     }

@@ -8,7 +8,7 @@ import type { Device } from '../platform/device.ts';
 import { hex016, pad16 } from '../util/hex.ts';
 import { DMA_ATTR_MMIO, DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR } from './defs.ts';
 import { dir2name, pfn_valid } from './debug-core.ts';
-import { MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugRef, type MapSite } from './debug-hash.ts';
+import { entryKey, MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugRef, type MapSite } from './debug-hash.ts';
 
 export { DmaDebug, pfn_valid, to_cacheline_number, type ResourceRamCheck } from './debug-core.ts';
 export { HASH_SIZE, hash_fn, type DebugEntry, type DebugType } from './debug-hash.ts';
@@ -20,11 +20,12 @@ function mapSite(k: Kernel, hook: string, api: string): MapSite {
   return { hook, api, seq: k.seq, cpu: k.cpu };
 }
 
-function newEntry(k: Kernel, e: Omit<DebugEntry, 'site'>, hook: string, api: string): DebugEntry {
+function newEntry(k: Kernel, e: Omit<DebugEntry, 'site' | 'devAddrN'>, hook: string, api: string): DebugEntry {
   // Field by field rather than a spread: every entry gets the same object shape (hot path).
   return k.debug.dma_entry_alloc({
     dev: e.dev, type: e.type, paddr: e.paddr, devAddr: e.devAddr, size: e.size, direction: e.direction,
     sgCallEnts: e.sgCallEnts, sgMappedEnts: e.sgMappedEnts, mapErrType: e.mapErrType, site: mapSite(k, hook, api),
+    devAddrN: entryKey(e.devAddr, e.size),
   });
 }
 

@@ -1,0 +1,57 @@
+// DebugHash lookups compare entries by number keys when both ranges are exact as numbers
+// (entryKey), else by bigints. Both must find exactly what a table of bigint-only entries finds,
+// below, across and above 2^53, including ranges that wrap past 2^64.
+import { describe, expect, test } from 'vitest';
+import type { Device } from '../platform/device.ts';
+import { Prng } from '../util/prng.ts';
+import { DebugHash, entryKey, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
+
+const devs = [0, 1, 2].map((index) => ({ index, name: `d${index}` }) as unknown as Device);
+const TYPES: DebugType[] = ['single', 'phy', 'scatter-gather'];
+
+describe('DebugHash number keys', () => {
+  test.each([
+    ['low addresses', 0x1_0000_0000n],
+    ['across 2^53', (1n << 53n) - 0x40000n],
+    ['near 2^64 (ends wrap)', (1n << 64n) - 0x40000n],
+  ])('bucket_find_exact and bucket_find_contain equal a bigint-only table (%s)', (_where, base) => {
+    const rng = new Prng(5n);
+    const fast = new DebugHash();
+    const slow = new DebugHash();
+    const pairs = new Map<DebugEntry, DebugEntry>();
+    const addr = (): bigint => BigInt.asUintN(64, base + BigInt(rng.int(0x80000)));
+    for (let i = 0; i < 600; i++) {
+      const devAddr = addr();
+      const e: DebugEntry = {
+        dev: devs[rng.int(3)]!, type: TYPES[rng.int(3)]!, paddr: 0n, devAddr, size: 1 + rng.int(0x6000),
+        direction: rng.int(3), sgCallEnts: rng.int(3), sgMappedEnts: 0, mapErrType: 0,
+        site: { hook: 'h', api: 'a', seq: i, cpu: 0 }, devAddrN: 0,
+      };
+      e.devAddrN = entryKey(e.devAddr, e.size);
+      const twin: DebugEntry = { ...e, devAddrN: -1 };
+      fast.add(e);
+      slow.add(twin);
+      pairs.set(e, twin);
+    }
+    let found = 0;
+    const entries = [...pairs.keys()];
+    for (let i = 0; i < 3000; i++) {
+      const ref: DebugRef = { dev: devs[rng.int(3)]!, type: TYPES[rng.int(3)]!, paddr: 0n, devAddr: addr(), size: 1 + rng.int(0x2000), direction: rng.int(3), sgCallEnts: rng.int(3) };
+      if (rng.int(2) === 0) {
+        // A range inside an entry that ends exactly where it ends (the boundary of the containment test), or one byte past.
+        const e = entries[rng.int(entries.length)]!;
+        const off = rng.int(e.size);
+        ref.dev = e.dev;
+        ref.devAddr = BigInt.asUintN(64, e.devAddr + BigInt(off));
+        ref.size = e.size - off + (rng.int(4) === 0 ? 1 : 0);
+      }
+      for (const how of ['bucket_find_exact', 'bucket_find_contain'] as const) {
+        const a = fast[how](ref);
+        const b = slow[how](ref);
+        expect(a === undefined ? undefined : pairs.get(a)).toBe(b);
+        if (a) found++;
+      }
+    }
+    expect(found).toBeGreaterThan(100);
+  });
+});
