@@ -15,6 +15,24 @@ describe('Hasher', () => {
     }
   });
 
+  test('u32() and str() give the same digest as their bytes fed one by one (low byte first)', () => {
+    const prng = new Prng(9);
+    const byte = (h: Hasher, x: number): void => (h as unknown as { byte(x: number): void }).byte(x);
+    for (let i = 0; i < 200; i++) {
+      const x = Math.floor(prng.next() * 2 ** 32);
+      const text = String.fromCharCode(...Array.from({ length: prng.int(6) }, () => prng.int(0x10000)));
+      const fast = new Hasher().u32(x).str(text).digest();
+      const slow = new Hasher();
+      for (let s = 0; s < 32; s += 8) byte(slow, x >>> s);
+      for (let s = 0; s < 32; s += 8) byte(slow, text.length >>> s);
+      for (let j = 0; j < text.length; j++) {
+        byte(slow, text.charCodeAt(j));
+        byte(slow, text.charCodeAt(j) >>> 8);
+      }
+      expect(fast).toBe(slow.digest());
+    }
+  });
+
   test('different contents give different digests', () => {
     expect(new Hasher().bytes(new Uint8Array([1, 2, 3])).digest()).not.toBe(new Hasher().bytes(new Uint8Array([1, 2, 4])).digest());
   });

@@ -86,11 +86,18 @@ export class Hasher {
     this.b = (this.b ^ (this.b >>> 13)) >>> 0;
   }
 
+  /** Four byte() steps, low byte first, with the lanes in locals (bit-identical; hash.test.ts checks it). */
   u32(x: number): this {
-    this.byte(x);
-    this.byte(x >>> 8);
-    this.byte(x >>> 16);
-    this.byte(x >>> 24);
+    let a = this.a;
+    let b = this.b;
+    for (let s = 0; s < 32; s += 8) {
+      const y = (x >>> s) & 0xff;
+      a = Math.imul(a ^ y, 0x01000193) >>> 0;
+      b = Math.imul(b ^ y, 0x01000193) >>> 0;
+      b = (b ^ (b >>> 13)) >>> 0;
+    }
+    this.a = a;
+    this.b = b;
     return this;
   }
 
@@ -117,13 +124,22 @@ export class Hasher {
     return this;
   }
 
+  /** The length, then each UTF-16 code unit as two byte() steps, low byte first (lanes in locals, bit-identical). */
   str(s: string): this {
     this.u32(s.length);
+    let a = this.a;
+    let b = this.b;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
-      this.byte(c);
-      this.byte(c >>> 8);
+      for (let sh = 0; sh < 16; sh += 8) {
+        const y = (c >>> sh) & 0xff;
+        a = Math.imul(a ^ y, 0x01000193) >>> 0;
+        b = Math.imul(b ^ y, 0x01000193) >>> 0;
+        b = (b ^ (b >>> 13)) >>> 0;
+      }
     }
+    this.a = a;
+    this.b = b;
     return this;
   }
 
