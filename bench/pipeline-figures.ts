@@ -76,7 +76,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   let r: StressResult;
   try {
     r = await runStress({
-      config, programs, schedule: { mode: 'free' }, onEvent, dmasimVersion: 'bench',
+      // onEvent reads only seq, dev and op: outcomes are reused, as in `dmasim stress` (no onEvent).
+      config, programs, schedule: { mode: 'free' }, onEvent, reuseOutcomes: true, dmasimVersion: 'bench',
       ...(o.out ? { out: o.out } : {}), ...(model ? { model } : {}), ...(o.threads ? { threads: o.threads } : {}),
     });
   } finally {

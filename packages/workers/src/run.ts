@@ -48,6 +48,12 @@ export interface StressOptions {
   note?: (level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>) => void;
   /** Observe every applied event (scenario expectations, tests). */
   onEvent?: (seq: number, dev: number, ev: Event, out: Outcome) => void;
+  /**
+   * Let the machine reuse one outcome object for every device event (Machine.recycleOutcomes).
+   * Default: true without onEvent, false with it, since an onEvent may keep outcomes; pass true
+   * when yours reads each outcome only during its call (the bench's pipeline figure does).
+   */
+  reuseOutcomes?: boolean;
   /** Observe every dropped call (a device's record the coordinator skipped): with onEvent, each record in order. */
   onSkip?: (dev: number) => void;
   /** A scenario's top-level steps: applied in order before any device program's call. */
@@ -180,9 +186,9 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     if (o.script?.length) script = runScript(coord, model, o.scenario?.file ?? '(script)', o.script);
     // From here on the coordinator is done with each outcome before the next event (it takes the
     // result, counts and finding texts; the log folds it into a digest), so one object can serve
-    // every event — unless onEvent shows outcomes to the caller, who may keep them. The script's
-    // steps above keep theirs. Restored when the run ends.
-    if (machine && !o.onEvent) machine.recycleOutcomes = true;
+    // every event — unless onEvent shows outcomes to a caller who may keep them (reuseOutcomes).
+    // The script's steps above keep theirs. Restored when the run ends.
+    if (machine && (o.reuseOutcomes ?? !o.onEvent)) machine.recycleOutcomes = true;
     await Promise.all(ready);
     for (const p of started.ports) p.postMessage({ t: 'go' });
     coord.released();

@@ -75,7 +75,7 @@ describe('the log and the machine agree on the state hash definition', () => {
 });
 
 describe('outcome recycling during a run', () => {
-  it('is used only while the run lasts and only without onEvent (which may keep outcomes)', async () => {
+  it('is used only while the run lasts, and with onEvent (which may keep outcomes) only when asked for', async () => {
     const { config, programs } = platformWith(2, 100);
     const machine = new Machine(config);
     let during: boolean | undefined;
@@ -90,5 +90,12 @@ describe('outcome recycling during a run', () => {
     expect(r2.end).toBe('completed');
     expect(during).toBe(true);
     expect(m2.recycleOutcomes).toBe(false);
+    // With onEvent and reuseOutcomes: the caller said it keeps none, so one object serves all.
+    const m3 = new Machine(config);
+    const seen3 = new Set<unknown>();
+    const r3 = await runStress({ config, programs, schedule: { mode: 'free' }, machine: m3, threads: 'inline', reuseOutcomes: true, onEvent: (_s, _d, _e, out) => void seen3.add(out) });
+    expect(r3.end).toBe('completed');
+    expect(seen3.size).toBe(1);
+    expect(m3.recycleOutcomes).toBe(false);
   });
 });

@@ -91,8 +91,11 @@ export class LogWriter {
   }
 
   append(event: Event, outcome: Outcome): void {
-    this.appendDigest(event, outcomeDigest(outcome));
+    this.appendDigest(event, outcomeDigest(outcome, LOG_FORMAT_VERSION, this.digest));
   }
+
+  /** The digest object append() fills for every event (the encoder takes what it needs at once). */
+  private readonly digest: OutcomeDigest = { result: 0n, error: false, path: 'none', hi: 0, lo: 0, thrown: undefined };
 
   /** An event whose Machine.apply threw (e.g. a simulated kernel BUG). */
   appendThrown(event: Event, error: unknown): void {
