@@ -1,10 +1,11 @@
 // DebugHash lookups compare entries by number keys when both ranges are exact as numbers
-// (entryKey), else by bigints. Both must find exactly what a table of bigint-only entries finds,
+// (exactRange), else by bigints. Both must find exactly what a table of bigint-only entries finds,
 // below, across and above 2^53, including ranges that wrap past 2^64.
 import { describe, expect, test } from 'vitest';
 import type { Device } from '../platform/device.ts';
 import { Prng } from '../util/prng.ts';
-import { DebugHash, entryKey, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
+import { exactRange } from '../util/exact.ts';
+import { DebugHash, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
 
 const devs = [0, 1, 2].map((index) => ({ index, name: `d${index}` }) as unknown as Device);
 const TYPES: DebugType[] = ['single', 'phy', 'scatter-gather'];
@@ -27,7 +28,7 @@ describe('DebugHash number keys', () => {
         direction: rng.int(3), sgCallEnts: rng.int(3), sgMappedEnts: 0, mapErrType: 0,
         site: { hook: 'h', api: 'a', seq: i, cpu: 0 }, devAddrN: 0,
       };
-      e.devAddrN = entryKey(e.devAddr, e.size);
+      e.devAddrN = exactRange(e.devAddr, e.size);
       const twin: DebugEntry = { ...e, devAddrN: -1 };
       fast.add(e);
       slow.add(twin);

@@ -3,7 +3,7 @@
 
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
-import { exactKey, exactNum } from '../util/exact.ts';
+import { exactKey, exactRange } from '../util/exact.ts';
 import { removeAt } from '../util/array.ts';
 
 export const HASH_SIZE = 16384;
@@ -39,20 +39,14 @@ export interface DebugEntry {
   mapErrType: number;
   site: MapSite;
   /**
-   * Not state: devAddr as a number when the whole range [devAddr, devAddr + size] is exact as
-   * numbers (util/exact.ts), else -1 — lookups compare these instead of bigints (entryKey).
+   * Not state: exactRange(devAddr, size) — devAddr as a number when the whole range is exact as
+   * numbers (util/exact.ts), else -1 — lookups compare these instead of bigints.
    */
   devAddrN: number;
 }
 
 /** The on-stack reference entry a check looks up with. */
 export type DebugRef = Pick<DebugEntry, 'dev' | 'type' | 'paddr' | 'devAddr' | 'size' | 'direction' | 'sgCallEnts'>;
-
-/** DebugEntry.devAddrN of a range: the start as a number when start and start + size are exact, else -1. */
-export function entryKey(devAddr: bigint, size: number): number {
-  const n = exactNum(devAddr);
-  return n >= 0 && Number.isSafeInteger(size) && size >= 0 && n + size <= Number.MAX_SAFE_INTEGER ? n : -1;
-}
 
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 
@@ -63,7 +57,7 @@ export function hash_fn(devAddr: bigint): number {
 }
 
 /**
- * The match functions take the reference's entryKey (`aN`) as well: when both keys are numbers the
+ * The match functions take the reference's exactRange (`aN`) as well: when both keys are numbers the
  * test is on numbers (every bigint comparison or sum is a runtime call, and a lookup may test many
  * entries). A number key means the range's end is exact too, so the u64 wrap cannot arise there.
  */
@@ -170,7 +164,7 @@ export class DebugHash {
 
   /** bucket_find_exact: same device and dev_addr (unmap, free, the sg mapped-count lookup). */
   bucket_find_exact(ref: DebugRef): DebugEntry | undefined {
-    return this.find(hash_fn(ref.devAddr), ref, entryKey(ref.devAddr, ref.size), exact_match);
+    return this.find(hash_fn(ref.devAddr), ref, exactRange(ref.devAddr, ref.size), exact_match);
   }
 
   /**
@@ -183,7 +177,7 @@ export class DebugHash {
     const below = (start >> HASH_FN_SHIFT) + 1n;
     const limit = below < BigInt(HASH_SIZE) ? Number(below) : HASH_SIZE;
     let index = start;
-    const refN = entryKey(ref.devAddr, ref.size);
+    const refN = exactRange(ref.devAddr, ref.size);
     for (let i = 0; i < limit; i++) {
       const entry = this.find(hash_fn(index), ref, refN, containing_match);
       if (entry) return entry;

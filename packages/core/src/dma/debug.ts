@@ -8,7 +8,8 @@ import type { Device } from '../platform/device.ts';
 import { hex016, pad16 } from '../util/hex.ts';
 import { DMA_ATTR_MMIO, DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR } from './defs.ts';
 import { dir2name, pfn_valid } from './debug-core.ts';
-import { entryKey, MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugRef, type MapSite } from './debug-hash.ts';
+import { MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugRef, type MapSite } from './debug-hash.ts';
+import { exactRange } from '../util/exact.ts';
 
 export { DmaDebug, pfn_valid, to_cacheline_number, type ResourceRamCheck } from './debug-core.ts';
 export { HASH_SIZE, hash_fn, type DebugEntry, type DebugType } from './debug-hash.ts';
@@ -25,7 +26,7 @@ function newEntry(k: Kernel, e: Omit<DebugEntry, 'site' | 'devAddrN'>, hook: str
   return k.debug.dma_entry_alloc({
     dev: e.dev, type: e.type, paddr: e.paddr, devAddr: e.devAddr, size: e.size, direction: e.direction,
     sgCallEnts: e.sgCallEnts, sgMappedEnts: e.sgMappedEnts, mapErrType: e.mapErrType, site: mapSite(k, hook, api),
-    devAddrN: entryKey(e.devAddr, e.size),
+    devAddrN: exactRange(e.devAddr, e.size),
   });
 }
 

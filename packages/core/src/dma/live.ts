@@ -4,7 +4,7 @@
 
 import type { Path, SgList } from '../events.ts';
 import type { Hasher } from '../util/hash.ts';
-import { exactKey, exactNum } from '../util/exact.ts';
+import { exactKey, exactNum, exactRange } from '../util/exact.ts';
 import { removeAt } from '../util/array.ts';
 
 export type LiveKind = 'single' | 'sg' | 'coherent';
@@ -231,10 +231,9 @@ const EMPTY_BOUNDS: number[] = [];
 /** A handle as a Map key (util/exact.ts exactKey): the number when exact, else the bigint. */
 type HandleKey = number | bigint;
 
-/** addr as a number when the range [addr, addr + max(size, 1)) is exact as numbers, else -1. */
+/** addr as a number when the range [addr, addr + max(size, 1)) is exact as numbers, else -1 (a zero-length range counts as the point at its start). */
 export function exactStart(addr: bigint, size: number): number {
-  const n = exactNum(addr);
-  return n >= 0 && Number.isSafeInteger(size) && n + Math.max(size, 1) <= Number.MAX_SAFE_INTEGER ? n : -1;
+  return exactRange(addr, Math.max(size, 1));
 }
 
 function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {

@@ -3,7 +3,7 @@
 // leaf entries (no block mappings); translations and the addresses handed out are the same.
 
 import type { Hasher } from '../util/hash.ts';
-import { exactNum } from '../util/exact.ts';
+import { exactNum, exactRange } from '../util/exact.ts';
 import { PfnTable } from './pfn-table.ts';
 
 // include/linux/iommu.h protection flags.
@@ -57,20 +57,15 @@ export class IoPgtable {
    */
   map_pages(pfn: number, phys: bigint, count: number, prot: number, owner: number): number {
     const g = this.granule;
-    const n = exactNum(phys);
-    if (n >= 0 && n + count * g <= Number.MAX_SAFE_INTEGER) {
-      // Every page's address is exact as a number: step it without bigint arithmetic.
-      for (let i = 0; i < count; i++) {
-        if (this.ptes.has(pfn + i)) return i;
-        this.ptes.set(pfn + i, 0n, n + i * g, prot, owner);
-      }
-      return count;
-    }
-    const gb = BigInt(g);
-    let p = phys;
-    for (let i = 0; i < count; i++, p += gb) {
+    // When the last page's address is exact as a number, every page's is: stepped on numbers.
+    const base = exactRange(phys, count * g);
+    for (let i = 0; i < count; i++) {
       if (this.ptes.has(pfn + i)) return i;
-      this.ptes.set(pfn + i, p, exactNum(p), prot, owner);
+      if (base >= 0) this.ptes.set(pfn + i, 0n, base + i * g, prot, owner);
+      else {
+        const p = phys + BigInt(i * g);
+        this.ptes.set(pfn + i, p, exactNum(p), prot, owner);
+      }
     }
     return count;
   }

@@ -37,8 +37,8 @@ describe('contents', () => {
     expect(m.read(hi - 1n, 1)[0]).toBe(0);
   });
 
-  // Ranges exact as numbers are stepped on numbers, others on bigints (memory.ts exactEnd): both must
-  // give what a plain byte map gives, for ranges below, across and above 2^53.
+  // Contents are stepped chunk by chunk on numbers from a start split once (memory.ts chunkOf /
+  // offsetOf): they must give what a plain byte map gives, for ranges below, across and above 2^53.
   test.each([
     ['low memory', 0x10_0000n],
     ['across 2^53', (1n << 53n) - 0x6000n],

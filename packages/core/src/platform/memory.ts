@@ -4,7 +4,6 @@
 import type { PlatformConfig } from '../config.ts';
 import { ModelInputError } from '../kernel.ts';
 import { chunkDigest, STATE_HASH_VERSION, type Hasher, type StateHashVersion, type WordDigest } from '../util/hash.ts';
-import { exactNum } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
 
 /** Contents are stored in 4 KiB chunks, whatever the platform page size. */
@@ -33,14 +32,14 @@ class Chunk implements WordDigest {
   zero = true;
 }
 
-/**
- * phys as a number when every byte of [phys, phys+size) is exact as one (0 ≤ phys, phys+size ≤
- * 2^53 - 1, size a non-negative safe integer), else -1. Contents are then stepped on numbers: chunk
- * number (p - p % CHUNK) / CHUNK and offset p % CHUNK are the >> 12 and & 0xfff of the bigint path.
- */
-function exactEnd(phys: bigint, size: number): number {
-  const n = exactNum(phys);
-  return n >= 0 && size >= 0 && Number.isSafeInteger(size) && n + size <= Number.MAX_SAFE_INTEGER ? n : -1;
+/** The number of the 4 KiB chunk holding phys (below 2^52: exact as a number). */
+function chunkOf(phys: bigint): number {
+  return Number(phys >> CHUNK_SHIFT);
+}
+
+/** phys's offset in its chunk. */
+function offsetOf(phys: bigint): number {
+  return Number(phys & CHUNK_MASK);
 }
 
 /**
@@ -75,141 +74,46 @@ export class Memory {
 
   // ---- contents ----
 
+  // Every contents operation splits its start address into a chunk number and an offset once
+  // (two bigint operations: chunk numbers stay below 2^52, so they are exact numbers even for the
+  // top of the 64-bit space) and then steps chunk by chunk on numbers.
+
   /**
    * A copy of [phys, phys+size): a fresh, private array (later writes do not show through), cut
    * from a read arena so that a read does not allocate a backing store of its own.
    */
   read(phys: bigint, size: number): Uint8Array {
     const out = this.readBuffer(size);
-    const n = exactEnd(phys, size);
-    if (n >= 0) {
-      const first = n % CHUNK;
-      if (first + size <= CHUNK) {
-        // Within one chunk (most reads).
-        const c = this.chunks.get((n - first) / CHUNK);
-        if (c) out.set(c.bytes.subarray(first, first + size));
-      } else this.readIntoN(n, out, 0, size);
-      return out;
-    }
-    this.readInto(phys, out, 0, size);
+    this.readChunks(chunkOf(phys), offsetOf(phys), out, 0, size);
     return out;
   }
 
   /** Copies [phys, phys+n) into out[at..at+n) (out as readBuffer gives it: bytes never written stay 0). */
   readInto(phys: bigint, out: Uint8Array, at: number, n: number): void {
-    const pn = exactEnd(phys, n);
-    if (pn >= 0) {
-      this.readIntoN(pn, out, at, n);
-      return;
-    }
-    let done = 0;
-    let p = phys;
-    while (done < n) {
-      const off = Number(p & CHUNK_MASK);
-      const len = Math.min(CHUNK - off, n - done);
-      const c = this.chunks.get(Number(p >> CHUNK_SHIFT));
-      if (c) out.set(c.bytes.subarray(off, off + len), at + done);
-      done += len;
-      if (done < n) p += BigInt(len);
-    }
+    this.readChunks(chunkOf(phys), offsetOf(phys), out, at, n);
   }
 
-  /**
-   * readInto() with phys a number (a non-negative integer): the same copy, stepped on numbers when
-   * the range is exact as numbers (the IOMMU's page walk has its pages' addresses as numbers).
-   */
+  /** readInto() with phys a number (a non-negative integer: the IOMMU's page walk has its pages' addresses as numbers). */
   readIntoAt(phys: number, out: Uint8Array, at: number, n: number): void {
-    if (phys + n <= Number.MAX_SAFE_INTEGER) this.readIntoN(phys, out, at, n);
-    else this.readInto(BigInt(phys), out, at, n);
-  }
-
-  /** write() with phys a number (a non-negative integer), as readIntoAt. */
-  writeAt(phys: number, data: Uint8Array): void {
-    if (phys + data.length <= Number.MAX_SAFE_INTEGER) this.writeN(phys, data);
-    else this.write(BigInt(phys), data);
-  }
-
-  /** fill() with phys a number (a non-negative integer), as readIntoAt. */
-  fillAt(phys: number, size: number, byte: number): void {
-    if (Number.isSafeInteger(size) && size >= 0 && phys + size <= Number.MAX_SAFE_INTEGER) this.fillN(phys, size, byte);
-    else this.fill(BigInt(phys), size, byte);
-  }
-
-  /** readInto() of a range exact as numbers (exactEnd): the same steps without bigint arithmetic. */
-  private readIntoN(phys: number, out: Uint8Array, at: number, n: number): void {
-    let done = 0;
-    while (done < n) {
-      const p = phys + done;
-      const off = p % CHUNK;
-      const len = Math.min(CHUNK - off, n - done);
-      const c = this.chunks.get((p - off) / CHUNK);
-      if (c) out.set(c.bytes.subarray(off, off + len), at + done);
-      done += len;
-    }
+    this.readChunks(Math.floor(phys / CHUNK), phys % CHUNK, out, at, n);
   }
 
   write(phys: bigint, data: Uint8Array): void {
-    const pn = exactEnd(phys, data.length);
-    if (pn >= 0) {
-      this.writeN(pn, data);
-      return;
-    }
-    let done = 0;
-    let p = phys;
-    while (done < data.length) {
-      const off = Number(p & CHUNK_MASK);
-      const n = Math.min(CHUNK - off, data.length - done);
-      this.chunk(p).set(data.subarray(done, done + n), off);
-      done += n;
-      p += BigInt(n);
-    }
+    this.writeChunks(chunkOf(phys), offsetOf(phys), data);
+  }
+
+  /** write() with phys a number, as readIntoAt. */
+  writeAt(phys: number, data: Uint8Array): void {
+    this.writeChunks(Math.floor(phys / CHUNK), phys % CHUNK, data);
   }
 
   fill(phys: bigint, size: number, byte: number): void {
-    const pn = exactEnd(phys, size);
-    if (pn >= 0) {
-      this.fillN(pn, size, byte);
-      return;
-    }
-    let done = 0;
-    let p = phys;
-    while (done < size) {
-      const off = Number(p & CHUNK_MASK);
-      const n = Math.min(CHUNK - off, size - done);
-      const key = Number(p >> CHUNK_SHIFT);
-      // Zero-filling a chunk that was never written changes nothing.
-      const c = byte === 0 ? this.written(key) : this.chunk(p);
-      if (c) c.fill(byte, off, off + n);
-      done += n;
-      p += BigInt(n);
-    }
+    this.fillChunks(chunkOf(phys), offsetOf(phys), size, byte);
   }
 
-  /** write() of a range exact as numbers: the same steps without bigint arithmetic. */
-  private writeN(phys: number, data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) {
-      const p = phys + done;
-      const off = p % CHUNK;
-      const n = Math.min(CHUNK - off, data.length - done);
-      this.chunkAt((p - off) / CHUNK).set(data.subarray(done, done + n), off);
-      done += n;
-    }
-  }
-
-  /** fill() of a range exact as numbers: the same steps without bigint arithmetic. */
-  private fillN(phys: number, size: number, byte: number): void {
-    let done = 0;
-    while (done < size) {
-      const p = phys + done;
-      const off = p % CHUNK;
-      const n = Math.min(CHUNK - off, size - done);
-      const key = (p - off) / CHUNK;
-      // Zero-filling a chunk that was never written changes nothing.
-      const c = byte === 0 ? this.written(key) : this.chunkAt(key);
-      if (c) c.fill(byte, off, off + n);
-      done += n;
-    }
+  /** fill() with phys a number, as readIntoAt. */
+  fillAt(phys: number, size: number, byte: number): void {
+    this.fillChunks(Math.floor(phys / CHUNK), phys % CHUNK, size, byte);
   }
 
   /** memcpy / memmove: overlapping ranges copy as if through a temporary buffer. */
@@ -221,33 +125,64 @@ export class Memory {
       return;
     }
     // Disjoint (every bounce copy): chunk to chunk, without a temporary buffer.
+    let sKey = chunkOf(src);
+    let sOff = offsetOf(src);
+    let dKey = chunkOf(dst);
+    let dOff = offsetOf(dst);
     let done = 0;
-    const sn = exactEnd(src, size);
-    const dn = exactEnd(dst, size);
-    if (sn >= 0 && dn >= 0) {
-      while (done < size) {
-        const s = sn + done;
-        const d = dn + done;
-        const sOff = s % CHUNK;
-        const dOff = d % CHUNK;
-        const len = Math.min(CHUNK - sOff, CHUNK - dOff, size - done);
-        const from = this.chunks.get((s - sOff) / CHUNK);
-        if (from) this.chunkAt((d - dOff) / CHUNK).set(from.bytes.subarray(sOff, sOff + len), dOff);
-        else this.written((d - dOff) / CHUNK)?.fill(0, dOff, dOff + len);
-        done += len;
-      }
-      return;
-    }
     while (done < size) {
-      const s = src + BigInt(done);
-      const d = dst + BigInt(done);
-      const sOff = Number(s & CHUNK_MASK);
-      const dOff = Number(d & CHUNK_MASK);
       const len = Math.min(CHUNK - sOff, CHUNK - dOff, size - done);
-      const from = this.chunks.get(Number(s >> CHUNK_SHIFT));
-      if (from) this.chunk(d).set(from.bytes.subarray(sOff, sOff + len), dOff);
-      else this.written(Number(d >> CHUNK_SHIFT))?.fill(0, dOff, dOff + len);
+      const from = this.chunks.get(sKey);
+      if (from) this.chunkAt(dKey).set(from.bytes.subarray(sOff, sOff + len), dOff);
+      else this.written(dKey)?.fill(0, dOff, dOff + len);
       done += len;
+      sOff += len;
+      dOff += len;
+      if (sOff === CHUNK) {
+        sOff = 0;
+        sKey++;
+      }
+      if (dOff === CHUNK) {
+        dOff = 0;
+        dKey++;
+      }
+    }
+  }
+
+  /** The copy of n bytes from chunk `key`, offset `off`, on into out[at..]. */
+  private readChunks(key: number, off: number, out: Uint8Array, at: number, n: number): void {
+    let done = 0;
+    while (done < n) {
+      const len = Math.min(CHUNK - off, n - done);
+      const c = this.chunks.get(key);
+      if (c) out.set(c.bytes.subarray(off, off + len), at + done);
+      done += len;
+      key++;
+      off = 0;
+    }
+  }
+
+  private writeChunks(key: number, off: number, data: Uint8Array): void {
+    let done = 0;
+    while (done < data.length) {
+      const len = Math.min(CHUNK - off, data.length - done);
+      this.chunkAt(key).set(data.subarray(done, done + len), off);
+      done += len;
+      key++;
+      off = 0;
+    }
+  }
+
+  private fillChunks(key: number, off: number, size: number, byte: number): void {
+    let done = 0;
+    while (done < size) {
+      const len = Math.min(CHUNK - off, size - done);
+      // Zero-filling a chunk that was never written changes nothing.
+      const c = byte === 0 ? this.written(key) : this.chunkAt(key);
+      if (c) c.fill(byte, off, off + len);
+      done += len;
+      key++;
+      off = 0;
     }
   }
 
@@ -273,12 +208,7 @@ export class Memory {
     return this.arena.take(size);
   }
 
-  /** The chunk holding `p`, created if need be, for writing: its digest is marked stale. */
-  private chunk(p: bigint): Uint8Array {
-    return this.chunkAt(Number(p >> CHUNK_SHIFT));
-  }
-
-  /** chunk() by chunk number. */
+  /** Chunk `key`, created if need be, for writing: its digest is marked stale. */
   private chunkAt(key: number): Uint8Array {
     let c = this.chunks.get(key);
     if (!c) {

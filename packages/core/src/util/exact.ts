@@ -14,3 +14,12 @@ export function exactNum(x: bigint): number {
 export function exactKey(x: bigint): number | bigint {
   return x >= 0n && x <= MAX_EXACT ? Number(x) : x;
 }
+
+/**
+ * addr as a number when every address of [addr, addr + size] is exact as one (size a non-negative
+ * safe integer), else -1: the test for a range that is then compared or stepped on numbers.
+ */
+export function exactRange(addr: bigint, size: number): number {
+  const n = exactNum(addr);
+  return n >= 0 && Number.isSafeInteger(size) && size >= 0 && n + size <= Number.MAX_SAFE_INTEGER ? n : -1;
+}

@@ -81,16 +81,14 @@ export class Hasher {
   private b = 0x050c5d1f;
 
   private byte(x: number): void {
-    this.a = Math.imul(this.a ^ (x & 0xff), 0x01000193) >>> 0;
-    this.b = Math.imul(this.b ^ (x & 0xff), 0x01000193) >>> 0;
-    this.b = (this.b ^ (this.b >>> 13)) >>> 0;
+    this.feed(x, 8);
   }
 
-  /** Four byte() steps, low byte first, with the lanes in locals (bit-identical; hash.test.ts checks it). */
-  u32(x: number): this {
+  /** byte() of each of the low `bits` / 8 bytes of x, low byte first, with the lanes in locals. */
+  private feed(x: number, bits: number): void {
     let a = this.a;
     let b = this.b;
-    for (let s = 0; s < 32; s += 8) {
+    for (let s = 0; s < bits; s += 8) {
       const y = (x >>> s) & 0xff;
       a = Math.imul(a ^ y, 0x01000193) >>> 0;
       b = Math.imul(b ^ y, 0x01000193) >>> 0;
@@ -98,6 +96,10 @@ export class Hasher {
     }
     this.a = a;
     this.b = b;
+  }
+
+  u32(x: number): this {
+    this.feed(x, 32);
     return this;
   }
 
@@ -124,22 +126,10 @@ export class Hasher {
     return this;
   }
 
-  /** The length, then each UTF-16 code unit as two byte() steps, low byte first (lanes in locals, bit-identical). */
+  /** The length, then each UTF-16 code unit as two byte() steps, low byte first. */
   str(s: string): this {
     this.u32(s.length);
-    let a = this.a;
-    let b = this.b;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      for (let sh = 0; sh < 16; sh += 8) {
-        const y = (c >>> sh) & 0xff;
-        a = Math.imul(a ^ y, 0x01000193) >>> 0;
-        b = Math.imul(b ^ y, 0x01000193) >>> 0;
-        b = (b ^ (b >>> 13)) >>> 0;
-      }
-    }
-    this.a = a;
-    this.b = b;
+    for (let i = 0; i < s.length; i++) this.feed(s.charCodeAt(i), 16);
     return this;
   }
 
