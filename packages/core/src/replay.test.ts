@@ -112,6 +112,9 @@ describe('replay', () => {
     expect(s.events).toBe(42);
     expect(s.devices.map((d) => d.name)).toEqual([NIC, OLD]);
     expect(replay(path, { until: 1000 }).verdict).toBe('short');
+    // Replay reuses one outcome object while it runs; the machine it hands back does not.
+    expect(r.machine.recycleOutcomes).toBe(false);
+    expect(r.machine.apply({ op: 'advance-time', cpu: 0, byNs: 1 })).not.toBe(r.machine.apply({ op: 'advance-time', cpu: 0, byNs: 1 }));
   });
 
   it('refuses a damaged log unless told to salvage its readable prefix', () => {

@@ -82,13 +82,23 @@ export function replay(src: string | LogReader, opts: ReplayOptions = {}): Repla
 }
 
 function run(reader: LogReader, opts: ReplayOptions): ReplayResult {
+  const m = opts.machine ? opts.machine(reader.header.config) : new Machine(reader.header.config);
+  // Each outcome is digested (and shown to onEvent) before the next event: one object serves all.
+  // The machine is handed back with the setting it came with, for whatever the caller applies next.
+  const recycled = m.recycleOutcomes;
+  m.recycleOutcomes = true;
+  try {
+    return check(reader, opts, m);
+  } finally {
+    m.recycleOutcomes = recycled;
+  }
+}
+
+function check(reader: LogReader, opts: ReplayOptions, m: Machine): ReplayResult {
   const header = reader.header;
   // The log's version decides the outcome digest and state hash definitions (log/format.ts).
   const version = reader.version;
-  const m = opts.machine ? opts.machine(header.config) : new Machine(header.config);
   m.hashVersion = version === 1 ? 1 : 2;
-  // Each outcome is digested (and shown to onEvent) before the next event: one object serves all.
-  m.recycleOutcomes = true;
   const res: ReplayResult = { verdict: 'identical', header, machine: m, events: 0, state: '', log: reader.status, statesChecked: 0 };
   const until = opts.until;
   let chain = new Lanes();

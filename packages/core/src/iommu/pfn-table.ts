@@ -108,19 +108,10 @@ export class PfnTable {
   delete(pfn: number): boolean {
     const li = Math.floor(pfn / LEAF);
     const l = this.leaves.get(li);
-    if (l === undefined) return false;
     const i = pfn - li * LEAF;
-    const was = l.phys[i]!;
-    if (was === ABSENT) return false;
-    if (was === INEXACT) this.bigPhys.delete(pfn);
-    l.phys[i] = ABSENT;
-    l.prot[i] = 0;
-    l.owner[i] = 0;
-    this.count--;
-    if (--l.used === 0) {
-      this.leaves.delete(li);
-      if (this.spare.length < SPARE_LEAVES) this.spare.push(l);
-    }
+    if (l === undefined || l.phys[i] === ABSENT) return false;
+    this.clearSlot(l, li * LEAF, i);
+    if (l.used === 0) this.retire(li, l);
     return true;
   }
 
@@ -143,20 +134,24 @@ export class PfnTable {
     if (l === undefined) return;
     const base = li * LEAF;
     const to = Math.min(end, base + LEAF) - base;
-    for (let i = Math.max(pfn, base) - base; i < to; i++) {
-      const was = l.phys[i]!;
-      if (was === ABSENT) continue;
-      if (was === INEXACT) this.bigPhys.delete(base + i);
-      l.phys[i] = ABSENT;
-      l.prot[i] = 0;
-      l.owner[i] = 0;
-      this.count--;
-      l.used--;
-    }
-    if (l.used === 0) {
-      this.leaves.delete(li);
-      if (this.spare.length < SPARE_LEAVES) this.spare.push(l);
-    }
+    for (let i = Math.max(pfn, base) - base; i < to; i++) if (l.phys[i] !== ABSENT) this.clearSlot(l, base, i);
+    if (l.used === 0) this.retire(li, l);
+  }
+
+  /** Empties slot i (present) of the leaf whose first pfn is `base`. */
+  private clearSlot(l: Leaf, base: number, i: number): void {
+    if (l.phys[i] === INEXACT) this.bigPhys.delete(base + i);
+    l.phys[i] = ABSENT;
+    l.prot[i] = 0;
+    l.owner[i] = 0;
+    l.used--;
+    this.count--;
+  }
+
+  /** Drops an emptied leaf from the table, keeping it for reuse while there are few spares. */
+  private retire(li: number, l: Leaf): void {
+    this.leaves.delete(li);
+    if (this.spare.length < SPARE_LEAVES) this.spare.push(l);
   }
 
   clear(): void {
