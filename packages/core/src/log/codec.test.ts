@@ -73,4 +73,38 @@ describe('batch codec', () => {
       expect(bytes / n).toBeLessThan(path === 'direct' ? 12 : 14);
     }
   });
+
+  it('keeps addresses, results and scatterlists exact on both sides of where the encoder leaves doubles for bigints (2^50, 2^52, 2^53, 2^63, 2^64)', () => {
+    // The encoder computes predictor differences in doubles while values are below 2^52 and in
+    // bigints beyond (codec.ts deltaN, sglist.ts deltaFromEnd): every crossing must decode exactly.
+    const edges = [0n, 4096n, 1n << 32n, (1n << 50n) - 1n, 1n << 50n, (1n << 52n) - 4096n, (1n << 52n) - 1n, 1n << 52n, (1n << 52n) + 1n,
+      (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 4096n, (1n << 64n) - 1n, -1n, -(1n << 52n), -(1n << 63n)];
+    const sizes = [0, 1, 4096, 2 ** 51 - 1, -(2 ** 51) + 1];
+    const recs: { event: Event; digest: OutcomeDigest }[] = [];
+    const paths = ['direct', 'iommu', 'swiotlb'] as const;
+    let k = 0;
+    for (const a of edges) {
+      for (const b of edges) {
+        const size = sizes[k % sizes.length]!;
+        const path = paths[k % paths.length]!;
+        const dev = `d${k % 3}`;
+        const digest = (result: bigint, error = false): OutcomeDigest => ({ result, error, path, hi: k++ >>> 0, lo: 0 });
+        recs.push({ event: { op: 'map-single', dev, cpu: 0, phys: a, size, dir: 1, attrs: 0 }, digest: digest(b) });
+        recs.push({ event: { op: 'unmap-single', dev, cpu: 1, addr: b, size, dir: 1, attrs: 0 }, digest: digest(0n) });
+        recs.push({ event: { op: 'sync-for-cpu', dev, cpu: 0, addr: a, size: 64, dir: 2 }, digest: digest(a - b) });
+        recs.push({ event: { op: 'free-coherent', dev, cpu: 0, addr: b, cpuAddr: a, size, attrs: 0 }, digest: digest(b ^ a, true) });
+        recs.push({ event: { op: 'cpu-read', cpu: 0, phys: b, size: 8 }, digest: digest(b + 1n) });
+        const segments = [{ phys: a, size: 4096 }, { phys: b, size: size < 0 ? 1 : size }, { phys: a + 4096n, size: 512 }];
+        const dma = [{ addr: b, len: 4096 }, { addr: a, len: 4608 }];
+        recs.push({ event: { op: 'map-sg', dev, cpu: 0, segments, dir: 1, attrs: 0 }, digest: digest(2n) });
+        recs.push({ event: { op: 'unmap-sg', dev, cpu: 0, sg: { segments: segments.map((x) => ({ ...x })), dma }, dir: 1, attrs: 0 }, digest: digest(0n) });
+        recs.push({ event: { op: 'sync-sg-for-device', dev, cpu: 1, sg: { segments: [{ phys: b, size: 1 }], dma: [{ addr: a, len: 1 }] }, dir: 1 }, digest: digest(0n) });
+      }
+    }
+    // Out-of-range values never reach the encoder as results: every in-range one does, in one batch and in small ones.
+    const inRange = recs.filter((r) => r.digest.result >= -(1n << 63n) && r.digest.result < 1n << 64n);
+    expectSame(inRange);
+    for (let i = 0; i < inRange.length; i += 37) expectSame(inRange.slice(i, i + 37));
+  });
 });
+

@@ -6,7 +6,7 @@
 import type { Event, Path, Segment, SgList } from '../events.ts';
 import { Lanes, type OutcomeDigest } from './digest.ts';
 import { packr } from './format.ts';
-import { schemaOf, type OpSchema } from './schema.ts';
+import { SCHEMA, type BigField, type ComplexField, type OpSchema } from './schema.ts';
 import { packableSegments, packableSg, SegEncoder, writeDma } from './sglist.ts';
 import { ByteWriter } from './varint.ts';
 
@@ -70,6 +70,13 @@ export const newScope = (): Scope => ({ phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0
 
 /** Encoder-side scope: also the mapping results by address and the scope's shapes, to find fast. */
 interface EncScope extends Scope {
+  /** Number(phys), Number(addr), Number(cpuAddr): the predictors as doubles, exact while below 2^52 (deltaN). */
+  physN: number;
+  addrN: number;
+  cpuAddrN: number;
+  /** Last successful non-zero result by the batch's path string index (Scope.results by path, as the decoder keeps it), and as a double. */
+  resB: (bigint | undefined)[];
+  resN: number[];
   /** Keyed by Number(addr) (bigint keys hash slowly); entries keep the exact address to compare. */
   hist: Map<number, { addr: bigint; ord: number; size: number }>;
   /** Flattened [opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI, id] groups. */
@@ -79,26 +86,117 @@ interface EncScope extends Scope {
 const SHAPE_WORDS = 10;
 /** Beyond this many shapes in one scope, look shapes up by string key instead of scanning. */
 const SCAN_LIMIT = 24;
+/** Doubles below this in magnitude are exact integers whose differences are exact and zigzag below 2^53 (ByteWriter.sint). */
+const EXACT = 2 ** 52;
 
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) < NUM_LIMIT && !Object.is(v, -0);
 const isBig = (v: unknown): v is bigint => typeof v === 'bigint' && v >= NEG_I63 && v < U64;
 const abs = (v: bigint): bigint => (v < 0n ? -v : v);
 
+/** The event fields the encoder reads, by name (an Event of any op). */
+interface Fields {
+  op: string;
+  dev?: unknown;
+  cpu?: unknown;
+  dir?: unknown;
+  attrs?: unknown;
+  bits?: unknown;
+  fill?: unknown;
+  domain?: unknown;
+  phys?: unknown;
+  addr?: unknown;
+  cpuAddr?: unknown;
+  size?: unknown;
+  byNs?: unknown;
+  data?: unknown;
+  segments?: unknown;
+  sg?: unknown;
+}
+
+const B_NONE = 0;
+const B_PHYS = 1;
+const B_ADDR = 2;
+const B_CPU_ADDR = 3;
+const C_NONE = 0;
+const C_DATA = 1;
+const C_SEGMENTS = 2;
+const C_SG = 3;
+
+/**
+ * An op's schema as small integer codes: its fields read by direct property loads in a switch
+ * rather than by keyed loads over the schema's name lists (which every op shares, so they go
+ * megamorphic). Same fields, same order: the schema has at most two bigints, one number and one
+ * complex field per op (checked when the table is built).
+ */
+interface Plan {
+  sc: OpSchema;
+  big0: number;
+  big1: number;
+  /** 0 none, 1 size, 2 byNs. */
+  num: number;
+  complex: number;
+  extra: number;
+}
+
+const BIG_CODE: Record<BigField, number> = { phys: B_PHYS, addr: B_ADDR, cpuAddr: B_CPU_ADDR };
+const COMPLEX_CODE: Record<ComplexField, number> = { data: C_DATA, segments: C_SEGMENTS, sg: C_SG };
+
+function planFor(sc: OpSchema): Plan {
+  if (sc.big.length > 2 || sc.num.length > 1 || sc.complex.length > 1) throw new Error('log schema: an op has more fields than the encoder plan holds');
+  return {
+    sc,
+    big0: sc.big[0] ? BIG_CODE[sc.big[0]] : B_NONE,
+    big1: sc.big[1] ? BIG_CODE[sc.big[1]] : B_NONE,
+    num: sc.num[0] === 'size' ? 1 : sc.num[0] === 'byNs' ? 2 : 0,
+    complex: sc.complex[0] ? COMPLEX_CODE[sc.complex[0]] : C_NONE,
+    extra: sc.extra === 'bits' ? 1 : sc.extra === 'domain' ? 2 : 0,
+  };
+}
+
+const PLANS = new Map<string, Plan>(Object.entries(SCHEMA).map(([op, sc]) => [op, planFor(sc)]));
+
+function bigOf(ev: Fields, code: number): unknown {
+  switch (code) {
+    case B_PHYS: return ev.phys;
+    case B_ADDR: return ev.addr;
+    default: return ev.cpuAddr;
+  }
+}
+
 /** Whether the packed layout can carry this event exactly; otherwise it goes whole into msgpack. */
-function packable(ev: Record<string, unknown>, sc: OpSchema): boolean {
+function packable(ev: Fields, p: Plan): boolean {
+  const sc = p.sc;
   if (sc.dev && typeof ev.dev !== 'string') return false;
   if (!isNat(ev.cpu) || (sc.dir && !isNat(ev.dir)) || (sc.attrs && !isNat(ev.attrs))) return false;
-  if (sc.extra === 'bits' && !isNat(ev.bits)) return false;
+  if (p.extra === 1 && !isNat(ev.bits)) return false;
   if (sc.fill && ev.fill !== undefined && !(isNat(ev.fill) && ev.fill < NUM_LIMIT)) return false;
-  if (sc.extra === 'domain' && typeof ev.domain !== 'string') return false;
-  for (const f of sc.big) if (!isBig(ev[f])) return false;
-  for (const f of sc.num) if (!isNum(ev[f])) return false;
-  for (const f of sc.complex) {
-    const v = ev[f];
-    if (f === 'data' ? v !== undefined && !(v instanceof Uint8Array) : f === 'segments' ? !packableSegments(v) : !packableSg(v)) return false;
+  if (p.extra === 2 && typeof ev.domain !== 'string') return false;
+  if (p.big0 !== B_NONE && !isBig(bigOf(ev, p.big0))) return false;
+  if (p.big1 !== B_NONE && !isBig(bigOf(ev, p.big1))) return false;
+  if (p.num !== 0 && !isNum(p.num === 1 ? ev.size : ev.byNs)) return false;
+  switch (p.complex) {
+    case C_DATA: return ev.data === undefined || ev.data instanceof Uint8Array;
+    case C_SEGMENTS: return packableSegments(ev.segments);
+    case C_SG: return packableSg(ev.sg);
+    default: return true;
   }
-  return true;
+}
+
+/**
+ * ByteWriter.sdelta(v, base) given also their doubles: the same bytes. Below 2^52 in magnitude a
+ * double is the exact integer, the difference is exact, and sint(d) writes what sbig(BigInt(d))
+ * does for |d| < 2^52; otherwise the bigint subtraction.
+ */
+function deltaN(w: ByteWriter, v: bigint, vN: number, base: bigint, baseN: number): void {
+  if (vN < EXACT && vN > -EXACT && baseN < EXACT && baseN > -EXACT) {
+    const d = vN - baseN;
+    if (d < EXACT && d > -EXACT) {
+      w.sint(d);
+      return;
+    }
+  }
+  w.sbig(v - base);
 }
 
 /** Feeds one event's full detail digest (both halves) into a batch's outcome chain; returns its tag. */
@@ -134,42 +232,80 @@ export class BatchEncoder {
 
   private scope(key: string): EncScope {
     let s = this.scopes.get(key);
-    if (!s) this.scopes.set(key, (s = { ...newScope(), hist: new Map(), shapes: [], segs: new SegEncoder() }));
+    if (!s) {
+      s = { ...newScope(), physN: 0, addrN: 0, cpuAddrN: 0, resB: [], resN: [], hist: new Map(), shapes: [], segs: new SegEncoder() };
+      this.scopes.set(key, s);
+    }
     return s;
   }
 
   add(event: Event, d: OutcomeDigest): void {
-    const ev = event as unknown as Record<string, unknown>;
-    const sc = schemaOf(event.op);
-    const generic = !sc || !packable(ev, sc);
+    const ev = event as unknown as Fields;
+    const plan = PLANS.get(event.op);
+    const generic = plan === undefined || !packable(ev, plan);
+    const sc = generic ? undefined : plan.sc;
     const r = d.result;
-    if (!isBig(r)) throw new RangeError(`outcome result ${String(r)} is not a 64-bit bigint`);
-    const scopeKey = !generic && sc.dev ? (ev.dev as string) : '';
+    if (typeof r !== 'bigint') throw new RangeError(`outcome result ${String(r)} is not a 64-bit bigint`);
+    // The result as a double: exact (and a valid 64-bit value) while below 2^52 in magnitude.
+    const rN = Number(r);
+    const rSmall = rN < EXACT && rN > -EXACT;
+    if (!rSmall && !isBig(r)) throw new RangeError(`outcome result ${String(r)} is not a 64-bit bigint`);
+    const scopeKey = sc !== undefined && sc.dev ? (ev.dev as string) : '';
     const scope = this.scope(scopeKey);
-    const primary = !generic && sc.big.length > 0 ? (ev[sc.big[0]!] as bigint) : undefined;
-    let rmode = r >= I63 ? R_UNSIGNED : R_SIGNED;
-    let rval = r >= I63 ? r - U64 : r;
-    if (r === 0n) rmode = R_ZERO;
-    else if (r === primary) rmode = R_PRIMARY;
-    else if (!generic) {
-      const last = scope.results.get(d.path);
-      if (last !== undefined && abs(r - last) < abs(rval)) {
-        rmode = R_DELTA;
-        rval = r - last;
-      }
-    }
+    const primary = sc !== undefined && plan!.big0 !== B_NONE ? (bigOf(ev, plan!.big0) as bigint) : undefined;
     const flags = (d.error ? 1 : 0) | (d.thrown !== undefined ? 2 : 0);
     const pathI = this.str(d.path);
     const thrownI = d.thrown !== undefined ? this.str(d.thrown) : -1;
+    // The result's mode and the value written for it: zero, the event's primary address, a
+    // difference from the scope's last result on this path when that is smaller, else the value
+    // (as signed below 2^63, else less 2^64).
+    let rmode: number;
+    let rvalN = 0;
+    let rvalB = 0n;
+    if (rN === 0) rmode = R_ZERO; // r === 0n: only 0n converts to 0
+    else if (r === primary) rmode = R_PRIMARY;
+    else if (rSmall) {
+      rmode = R_SIGNED;
+      rvalN = rN;
+      const lastN = sc !== undefined ? scope.resN[pathI] : undefined;
+      if (lastN !== undefined) {
+        if (lastN < EXACT && lastN > -EXACT) {
+          if (Math.abs(rN - lastN) < Math.abs(rN)) {
+            rmode = R_DELTA;
+            rvalN = rN - lastN;
+          }
+        } else {
+          const last = scope.resB[pathI]!;
+          const delta = r - last;
+          if (abs(delta) < abs(r)) {
+            rmode = R_DELTA;
+            rvalB = delta;
+            rvalN = NaN;
+          }
+        }
+      }
+    } else {
+      rmode = r >= I63 ? R_UNSIGNED : R_SIGNED;
+      rvalB = r >= I63 ? r - U64 : r;
+      rvalN = NaN;
+      const last = sc !== undefined ? scope.resB[pathI] : undefined;
+      if (last !== undefined && abs(r - last) < abs(rvalB)) {
+        rmode = R_DELTA;
+        rvalB = r - last;
+      }
+    }
     let opI = -1;
     let extra = 0;
-    const cpu = generic ? 0 : (ev.cpu as number);
-    const dir = !generic && sc.dir ? (ev.dir as number) : 0;
-    const attrs = !generic && sc.attrs ? (ev.attrs as number) : 0;
-    if (!generic) {
+    let cpu = 0;
+    let dir = 0;
+    let attrs = 0;
+    if (sc !== undefined) {
+      cpu = ev.cpu as number;
+      if (sc.dir) dir = ev.dir as number;
+      if (sc.attrs) attrs = ev.attrs as number;
       opI = this.str(event.op);
-      if (sc.extra === 'bits') extra = ev.bits as number;
-      else if (sc.extra === 'domain') extra = this.str(ev.domain as string);
+      if (plan!.extra === 1) extra = ev.bits as number;
+      else if (plan!.extra === 2) extra = this.str(ev.domain as string);
     }
     // Find the shape among this scope's (a device has a handful), else by key, else add it.
     let shapeId = -1;
@@ -184,7 +320,7 @@ export class BatchEncoder {
       }
     }
     if (shapeId < 0) {
-      const devI = !generic && sc.dev ? this.str(scopeKey) : -1;
+      const devI = sc !== undefined && sc.dev ? this.str(scopeKey) : -1;
       const key = `${opI},${devI},${cpu},${dir},${attrs},${extra},${pathI},${flags},${rmode},${thrownI}`;
       shapeId = this.shapeIds.get(key) ?? -1;
       if (shapeId < 0) {
@@ -196,51 +332,76 @@ export class BatchEncoder {
     }
     const w = this.rec;
     w.uint(shapeId);
-    if (generic) this.ext.push(event);
+    if (sc === undefined) this.ext.push(event);
     else {
+      const p = plan!;
       let refSize: number | undefined;
-      for (const f of sc.big) {
-        const v = ev[f] as bigint;
-        if (f === 'addr') {
-          const h = scope.hist.get(Number(v));
-          if (h && h.addr === v) {
-            w.uint(scope.ord - h.ord + 1);
-            refSize = h.size;
-          } else {
-            w.uint(0);
-            w.sdelta(v, scope.addr);
-          }
-        } else w.sdelta(v, scope[f]);
-        scope[f] = v;
-      }
-      for (const f of sc.num) {
-        const v = ev[f] as number;
-        if (f === 'size') {
-          w.sint(v - (refSize ?? this.lastSize[shapeId] ?? 0));
-          this.lastSize[shapeId] = v;
-        } else {
-          w.sint(v - scope.byNs);
-          scope.byNs = v;
-        }
+      if (p.big0 !== B_NONE) refSize = this.big(w, scope, p.big0, bigOf(ev, p.big0) as bigint);
+      if (p.big1 !== B_NONE) refSize = this.big(w, scope, p.big1, bigOf(ev, p.big1) as bigint) ?? refSize;
+      if (p.num === 1) {
+        const v = ev.size as number;
+        w.sint(v - (refSize ?? this.lastSize[shapeId] ?? 0));
+        this.lastSize[shapeId] = v;
+      } else if (p.num === 2) {
+        const v = ev.byNs as number;
+        w.sint(v - scope.byNs);
+        scope.byNs = v;
       }
       if (sc.fill) w.uint(ev.fill === undefined ? 0 : (ev.fill as number) + 1);
-      for (const f of sc.complex) {
-        if (f === 'data') this.ext.push(ev.data ?? null);
-        else if (f === 'segments') scope.segs.write(w, ev.segments as Segment[]);
-        else {
-          const sg = ev.sg as SgList;
-          scope.segs.write(w, sg.segments);
-          writeDma(w, sg.dma, sg.segments);
-        }
+      if (p.complex === C_DATA) this.ext.push(ev.data ?? null);
+      else if (p.complex === C_SEGMENTS) scope.segs.write(w, ev.segments as Segment[]);
+      else if (p.complex === C_SG) {
+        const sg = ev.sg as SgList;
+        scope.segs.write(w, sg.segments);
+        writeDma(w, sg.dma, sg.segments);
       }
     }
-    if (rmode >= R_DELTA) w.sbig(rval);
-    if (!generic && !d.error && r !== 0n) {
-      scope.results.set(d.path, r);
-      if (sc.mapLike) scope.hist.set(Number(r), { addr: r, ord: ++scope.ord, size: ev.size as number });
+    if (rmode >= R_DELTA) {
+      if (rvalN === rvalN) w.sint(rvalN); // |rvalN| < 2^52 here: the bytes sbig(BigInt(rvalN)) writes
+      else w.sbig(rvalB);
+    }
+    if (sc !== undefined && !d.error && rN !== 0) {
+      scope.resB[pathI] = r;
+      scope.resN[pathI] = rN;
+      if (sc.mapLike) scope.hist.set(rN, { addr: r, ord: ++scope.ord, size: ev.size as number });
     }
     this.tags.u32(chainDetail(this.chain, d));
     this.count++;
+  }
+
+  /**
+   * Writes one address field against the scope's predictor and makes it the predictor; returns the
+   * size remembered with it when it is an `addr` that refers back to a mapping result.
+   */
+  private big(w: ByteWriter, scope: EncScope, code: number, v: bigint): number | undefined {
+    const vN = Number(v);
+    let refSize: number | undefined;
+    switch (code) {
+      case B_PHYS:
+        deltaN(w, v, vN, scope.phys, scope.physN);
+        scope.phys = v;
+        scope.physN = vN;
+        break;
+      case B_ADDR: {
+        const h = scope.hist.get(vN);
+        // Equal keys below 2^53 mean equal addresses (a stored address at or above 2^53 converts to at least 2^53).
+        if (h !== undefined && (vN < 2 ** 53 && vN > -(2 ** 53) ? true : h.addr === v)) {
+          w.uint(scope.ord - h.ord + 1);
+          refSize = h.size;
+        } else {
+          w.uint(0);
+          deltaN(w, v, vN, scope.addr, scope.addrN);
+        }
+        scope.addr = v;
+        scope.addrN = vN;
+        break;
+      }
+      default:
+        deltaN(w, v, vN, scope.cpuAddr, scope.cpuAddrN);
+        scope.cpuAddr = v;
+        scope.cpuAddrN = vN;
+    }
+    return refSize;
   }
 
   private writeShape(sc: OpSchema | undefined, generic: boolean, opI: number, devI: number, cpu: number, dir: number, attrs: number,

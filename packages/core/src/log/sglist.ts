@@ -15,44 +15,100 @@ const isBig = (v: unknown): v is bigint => typeof v === 'bigint' && v >= -I63 &&
 const isLen = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) < LIMIT && !Object.is(v, -0);
 
 export function packableSegments(v: unknown): boolean {
-  return Array.isArray(v) && v.every((s) => s !== null && typeof s === 'object' && isBig((s as Segment).phys) && isLen((s as Segment).size));
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    const s = v[i] as Segment | null;
+    if (s === null || typeof s !== 'object' || !isBig(s.phys) || !isLen(s.size)) return false;
+  }
+  return true;
 }
 
 export function packableSg(v: unknown): boolean {
   if (v === null || typeof v !== 'object') return false;
   const sg = v as SgList;
-  return packableSegments(sg.segments) && Array.isArray(sg.dma) && sg.dma.every((d) => d !== null && typeof d === 'object' && isBig(d.addr) && isLen(d.len));
+  if (!packableSegments(sg.segments) || !Array.isArray(sg.dma)) return false;
+  for (let i = 0; i < sg.dma.length; i++) {
+    const d = sg.dma[i]!;
+    if (d === null || typeof d !== 'object' || !isBig(d.addr) || !isLen(d.len)) return false;
+  }
+  return true;
 }
 
-function key(segs: readonly Segment[]): string {
-  let k = '';
-  for (const s of segs) k += `${s.phys}:${s.size},`;
-  return k;
+/** Doubles below this in magnitude are exact, and so are their differences (codec.ts deltaN). */
+const EXACT = 2 ** 52;
+
+/**
+ * One address against the previous entry's end (prev + prevLen; 0 before the first): what
+ * ByteWriter.sdelta(addr, end) writes. In doubles while every value is below 2^52 (exact, and the
+ * zigzagged difference is below 2^53, so sint writes the same bytes as sbig), else in bigints.
+ */
+function deltaFromEnd(w: ByteWriter, addr: bigint, addrN: number, prev: bigint, prevN: number, prevLen: number): void {
+  const endN = prevN + prevLen;
+  if (addrN < EXACT && addrN > -EXACT && prevN < EXACT && prevN > -EXACT && endN < EXACT && endN > -EXACT) {
+    const d = addrN - endN;
+    if (d < EXACT && d > -EXACT) {
+      w.sint(d);
+      return;
+    }
+  }
+  w.sbig(addr - (prev + BigInt(prevLen)));
 }
 
-/** Encoder side: the device's recent segment lists, newest last. */
+/**
+ * Encoder side: the device's recent segment lists, newest last, as copies (a list is written once
+ * and then referred back to while it is among the last RECENT; two lists are the same when their
+ * entries are, in order).
+ */
 export class SegEncoder {
-  private recent: string[] = [];
+  private recentPhys: bigint[][] = [];
+  private recentSize: number[][] = [];
+
+  /** Index of the newest remembered list equal to segs, or -1. */
+  private find(segs: readonly Segment[]): number {
+    const n = segs.length;
+    for (let i = this.recentPhys.length - 1; i >= 0; i--) {
+      const ps = this.recentPhys[i]!;
+      if (ps.length !== n) continue;
+      const ss = this.recentSize[i]!;
+      let j = 0;
+      while (j < n && ps[j] === segs[j]!.phys && ss[j] === segs[j]!.size) j++;
+      if (j === n) return i;
+    }
+    return -1;
+  }
 
   write(w: ByteWriter, segs: readonly Segment[]): void {
-    const k = key(segs);
-    const i = this.recent.lastIndexOf(k);
+    const i = this.find(segs);
     if (i >= 0) {
-      w.uint(this.recent.length - i);
+      w.uint(this.recentPhys.length - i);
       return;
     }
     w.uint(0);
-    w.uint(segs.length);
-    let end = 0n;
+    const n = segs.length;
+    w.uint(n);
+    const ps: bigint[] = new Array<bigint>(n);
+    const ss: number[] = new Array<number>(n);
+    let prev = 0n;
+    let prevN = 0;
     let size = 0;
-    for (const s of segs) {
-      w.sdelta(s.phys, end);
+    for (let j = 0; j < n; j++) {
+      const s = segs[j]!;
+      const phys = s.phys;
+      const physN = Number(phys);
+      deltaFromEnd(w, phys, physN, prev, prevN, size);
       w.sint(s.size - size);
-      end = s.phys + BigInt(s.size);
+      prev = phys;
+      prevN = physN;
       size = s.size;
+      ps[j] = phys;
+      ss[j] = size;
     }
-    this.recent.push(k);
-    if (this.recent.length > RECENT) this.recent.shift();
+    this.recentPhys.push(ps);
+    this.recentSize.push(ss);
+    if (this.recentPhys.length > RECENT) {
+      this.recentPhys.shift();
+      this.recentSize.shift();
+    }
   }
 }
 
@@ -85,12 +141,20 @@ export class SegDecoder {
 /** The mapped list: each address from the previous entry's end (the first from the first segment). */
 export function writeDma(w: ByteWriter, dma: SgList['dma'], segs: readonly Segment[]): void {
   w.uint(dma.length);
-  let end = segs[0]?.phys ?? 0n;
+  // The first entry's predictor is the first segment (phys + 0), then each entry's end.
+  let prev = segs[0]?.phys ?? 0n;
+  let prevN = Number(prev);
   let len = segs[0]?.size ?? 0;
-  for (const d of dma) {
-    w.sdelta(d.addr, end);
+  let prevLen = 0;
+  for (let j = 0; j < dma.length; j++) {
+    const d = dma[j]!;
+    const addr = d.addr;
+    const addrN = Number(addr);
+    deltaFromEnd(w, addr, addrN, prev, prevN, prevLen);
     w.sint(d.len - len);
-    end = d.addr + BigInt(d.len);
+    prev = addr;
+    prevN = addrN;
+    prevLen = d.len;
     len = d.len;
   }
 }
