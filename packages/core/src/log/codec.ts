@@ -8,7 +8,7 @@ import { Lanes, type OutcomeDigest } from './digest.ts';
 import { packr } from './format.ts';
 import { SCHEMA, type BigField, type ComplexField, type OpSchema } from './schema.ts';
 import { packableSegments, packableSg, SegEncoder, writeDma } from './sglist.ts';
-import { ByteWriter } from './varint.ts';
+import { ByteWriter, EXACT } from './varint.ts';
 
 /** One logged event: the event as applied, its sequence number and its outcome digest. */
 export interface LogRecord {
@@ -70,7 +70,7 @@ export const newScope = (): Scope => ({ phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0
 
 /** Encoder-side scope: also the mapping results by address and the scope's shapes, to find fast. */
 interface EncScope extends Scope {
-  /** Number(phys), Number(addr), Number(cpuAddr): the predictors as doubles, exact while below 2^52 (deltaN). */
+  /** Number(phys), Number(addr), Number(cpuAddr): the predictors as doubles, exact while below 2^52 (ByteWriter.sdeltaN). */
   physN: number;
   addrN: number;
   cpuAddrN: number;
@@ -86,8 +86,6 @@ interface EncScope extends Scope {
 const SHAPE_WORDS = 10;
 /** Beyond this many shapes in one scope, look shapes up by string key instead of scanning. */
 const SCAN_LIMIT = 24;
-/** Doubles below this in magnitude are exact integers whose differences are exact and zigzag below 2^53 (ByteWriter.sint). */
-const EXACT = 2 ** 52;
 
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) < NUM_LIMIT && !Object.is(v, -0);
@@ -181,22 +179,6 @@ function packable(ev: Fields, p: Plan): boolean {
     case C_SG: return packableSg(ev.sg);
     default: return true;
   }
-}
-
-/**
- * ByteWriter.sdelta(v, base) given also their doubles: the same bytes. Below 2^52 in magnitude a
- * double is the exact integer, the difference is exact, and sint(d) writes what sbig(BigInt(d))
- * does for |d| < 2^52; otherwise the bigint subtraction.
- */
-function deltaN(w: ByteWriter, v: bigint, vN: number, base: bigint, baseN: number): void {
-  if (vN < EXACT && vN > -EXACT && baseN < EXACT && baseN > -EXACT) {
-    const d = vN - baseN;
-    if (d < EXACT && d > -EXACT) {
-      w.sint(d);
-      return;
-    }
-  }
-  w.sbig(v - base);
 }
 
 /** Feeds one event's full detail digest (both halves) into a batch's outcome chain; returns its tag. */
@@ -378,7 +360,7 @@ export class BatchEncoder {
     let refSize: number | undefined;
     switch (code) {
       case B_PHYS:
-        deltaN(w, v, vN, scope.phys, scope.physN);
+        w.sdeltaN(v, vN, scope.phys, scope.physN);
         scope.phys = v;
         scope.physN = vN;
         break;
@@ -390,14 +372,14 @@ export class BatchEncoder {
           refSize = h.size;
         } else {
           w.uint(0);
-          deltaN(w, v, vN, scope.addr, scope.addrN);
+          w.sdeltaN(v, vN, scope.addr, scope.addrN);
         }
         scope.addr = v;
         scope.addrN = vN;
         break;
       }
       default:
-        deltaN(w, v, vN, scope.cpuAddr, scope.cpuAddrN);
+        w.sdeltaN(v, vN, scope.cpuAddr, scope.cpuAddrN);
         scope.cpuAddr = v;
         scope.cpuAddrN = vN;
     }

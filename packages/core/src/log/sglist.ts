@@ -34,26 +34,6 @@ export function packableSg(v: unknown): boolean {
   return true;
 }
 
-/** Doubles below this in magnitude are exact, and so are their differences (codec.ts deltaN). */
-const EXACT = 2 ** 52;
-
-/**
- * One address against the previous entry's end (prev + prevLen; 0 before the first): what
- * ByteWriter.sdelta(addr, end) writes. In doubles while every value is below 2^52 (exact, and the
- * zigzagged difference is below 2^53, so sint writes the same bytes as sbig), else in bigints.
- */
-function deltaFromEnd(w: ByteWriter, addr: bigint, addrN: number, prev: bigint, prevN: number, prevLen: number): void {
-  const endN = prevN + prevLen;
-  if (addrN < EXACT && addrN > -EXACT && prevN < EXACT && prevN > -EXACT && endN < EXACT && endN > -EXACT) {
-    const d = addrN - endN;
-    if (d < EXACT && d > -EXACT) {
-      w.sint(d);
-      return;
-    }
-  }
-  w.sbig(addr - (prev + BigInt(prevLen)));
-}
-
 /**
  * Encoder side: the device's recent segment lists, newest last, as copies (a list is written once
  * and then referred back to while it is among the last RECENT; two lists are the same when their
@@ -95,7 +75,7 @@ export class SegEncoder {
       const s = segs[j]!;
       const phys = s.phys;
       const physN = Number(phys);
-      deltaFromEnd(w, phys, physN, prev, prevN, size);
+      w.sdeltaN(phys, physN, prev, prevN, size);
       w.sint(s.size - size);
       prev = phys;
       prevN = physN;
@@ -150,7 +130,7 @@ export function writeDma(w: ByteWriter, dma: SgList['dma'], segs: readonly Segme
     const d = dma[j]!;
     const addr = d.addr;
     const addrN = Number(addr);
-    deltaFromEnd(w, addr, addrN, prev, prevN, prevLen);
+    w.sdeltaN(addr, addrN, prev, prevN, prevLen);
     w.sint(d.len - len);
     prev = addr;
     prevN = addrN;

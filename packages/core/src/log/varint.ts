@@ -3,8 +3,8 @@
 // the differences between two of them).
 
 const TWO53 = 2n ** 53n;
-/** |v| below this: differences of two such values zigzag to below 2^53. */
-const SMALL = 2n ** 50n;
+/** Doubles below this in magnitude are exact integers, their differences are exact and zigzag below 2^53. */
+export const EXACT = 2 ** 52;
 
 /** Growable byte buffer for varints and fixed u32s. */
 export class ByteWriter {
@@ -66,10 +66,23 @@ export class ByteWriter {
     this.ubig(v >= 0n ? v << 1n : ((-v) << 1n) - 1n);
   }
 
-  /** sbig(v - base), computed in doubles when both are small enough to be exact (no allocation). */
-  sdelta(v: bigint, base: bigint): void {
-    if (v < SMALL && v > -SMALL && base < SMALL && base > -SMALL) this.sint(Number(v) - Number(base));
-    else this.sbig(v - base);
+  /**
+   * sbig(v - (prev + prevLen)) — an address against the previous one's end (prevLen 0: against
+   * prev itself) — given also v and prev as doubles (Number(v), Number(prev)). Below 2^52 in
+   * magnitude a double is the exact integer and the difference is exact, and sint(d) writes the
+   * bytes sbig(BigInt(d)) does for |d| < 2^52; so it is computed in doubles there (no allocation)
+   * and in bigints beyond.
+   */
+  sdeltaN(v: bigint, vN: number, prev: bigint, prevN: number, prevLen = 0): void {
+    const baseN = prevN + prevLen;
+    if (vN < EXACT && vN > -EXACT && prevN < EXACT && prevN > -EXACT && baseN < EXACT && baseN > -EXACT) {
+      const d = vN - baseN;
+      if (d < EXACT && d > -EXACT) {
+        this.sint(d);
+        return;
+      }
+    }
+    this.sbig(v - (prevLen === 0 ? prev : prev + BigInt(prevLen)));
   }
 
   u32(v: number): void {
