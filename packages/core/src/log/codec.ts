@@ -69,7 +69,7 @@ export interface Scope {
 export const newScope = (): Scope => ({ phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, results: new Map(), ord: 0 });
 
 /** Encoder-side scope: also the mapping results by address and the scope's shapes, to find fast. */
-interface EncScope extends Scope {
+interface EncScope extends Omit<Scope, 'results'> {
   /** Number(phys), Number(addr), Number(cpuAddr): the predictors as doubles, exact while below 2^52 (ByteWriter.sdeltaN). */
   physN: number;
   addrN: number;
@@ -215,7 +215,10 @@ export class BatchEncoder {
   private scope(key: string): EncScope {
     let s = this.scopes.get(key);
     if (!s) {
-      s = { ...newScope(), physN: 0, addrN: 0, cpuAddrN: 0, resB: [], resN: [], hist: new Map(), shapes: [], segs: new SegEncoder() };
+      s = {
+        phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, ord: 0, physN: 0, addrN: 0, cpuAddrN: 0,
+        resB: [], resN: [], hist: new Map(), shapes: [], segs: new SegEncoder(),
+      };
       this.scopes.set(key, s);
     }
     return s;
@@ -246,34 +249,24 @@ export class BatchEncoder {
     let rvalB = 0n;
     if (rN === 0) rmode = R_ZERO; // r === 0n: only 0n converts to 0
     else if (r === primary) rmode = R_PRIMARY;
-    else if (rSmall) {
-      rmode = R_SIGNED;
-      rvalN = rN;
+    else {
       const lastN = sc !== undefined ? scope.resN[pathI] : undefined;
-      if (lastN !== undefined) {
-        if (lastN < EXACT && lastN > -EXACT) {
-          if (Math.abs(rN - lastN) < Math.abs(rN)) {
-            rmode = R_DELTA;
-            rvalN = rN - lastN;
-          }
-        } else {
-          const last = scope.resB[pathI]!;
-          const delta = r - last;
-          if (abs(delta) < abs(r)) {
-            rmode = R_DELTA;
-            rvalB = delta;
-            rvalN = NaN;
-          }
+      if (rSmall && (lastN === undefined || (lastN < EXACT && lastN > -EXACT))) {
+        rmode = R_SIGNED;
+        rvalN = rN;
+        if (lastN !== undefined && Math.abs(rN - lastN) < Math.abs(rN)) {
+          rmode = R_DELTA;
+          rvalN = rN - lastN;
         }
-      }
-    } else {
-      rmode = r >= I63 ? R_UNSIGNED : R_SIGNED;
-      rvalB = r >= I63 ? r - U64 : r;
-      rvalN = NaN;
-      const last = sc !== undefined ? scope.resB[pathI] : undefined;
-      if (last !== undefined && abs(r - last) < abs(rvalB)) {
-        rmode = R_DELTA;
-        rvalB = r - last;
+      } else {
+        rvalN = NaN;
+        rmode = r >= I63 ? R_UNSIGNED : R_SIGNED;
+        rvalB = r >= I63 ? r - U64 : r;
+        const last = sc !== undefined ? scope.resB[pathI] : undefined;
+        if (last !== undefined && abs(r - last) < abs(rvalB)) {
+          rmode = R_DELTA;
+          rvalB = r - last;
+        }
       }
     }
     let opI = -1;
@@ -367,7 +360,7 @@ export class BatchEncoder {
       case B_ADDR: {
         const h = scope.hist.get(vN);
         // Equal keys below 2^53 mean equal addresses (a stored address at or above 2^53 converts to at least 2^53).
-        if (h !== undefined && (vN < 2 ** 53 && vN > -(2 ** 53) ? true : h.addr === v)) {
+        if (h !== undefined && (Math.abs(vN) < 2 ** 53 || h.addr === v)) {
           w.uint(scope.ord - h.ord + 1);
           refSize = h.size;
         } else {
