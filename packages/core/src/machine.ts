@@ -62,6 +62,8 @@ export class Machine {
     k.seq = ++this.applied;
     k.cpu = ev.cpu;
     k.out = this.recycleOutcomes ? resetOutcome((this.spare ??= emptyOutcome(0)), k.clock.nowNs) : emptyOutcome(k.clock.nowNs);
+    // A recycled outcome is used before the next event: its read data may be a view of memory (Memory.aliasReads).
+    k.mem.aliasReads = this.recycleOutcomes;
     if (k.crashed !== null) {
       k.out.error = true;
       k.out.dmesg.push(`dmasim: the simulated kernel has crashed (${k.crashed}); ${ev.op} was not run`);

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultDevice, defaultPlatform, type MachineConfig } from './config.ts';
 import type { Event } from './events.ts';
 import { Machine } from './machine.ts';
+import { encodeFrame, FRAME, FRAME_HEADER_BYTES, packr } from './log/format.ts';
 import { LogReader } from './log/reader.ts';
 import { LogWriter } from './log/writer.ts';
 import { RecordingMachine } from './log/record.ts';
@@ -133,6 +134,48 @@ describe('replay', () => {
     expect(s.verdict).toBe('identical');
     expect(s.events).toBe(40);
   });
+
+  // A batch whose checksums hold but whose records do not decode (a writer bug, not a torn or
+  // corrupted file): replay decodes each record just before applying it (LogReader.cursors), so
+  // it stops at the first record that fails, as damage at that batch, with the message and offset
+  // the whole-batch reader gives; the batch's earlier records were applied and checked.
+  for (const [how, appliedOfBatch] of [['cut', 'some'], ['trailing', 'all']] as const) {
+    it(`reports a checksum-valid batch that does not decode (${how}) as damage at that batch`, () => {
+      const { path } = record(`undecodable-${how}.dlog`, 50, { batchEvents: 10 });
+      const full = readFileSync(path);
+      const rd = LogReader.open(path);
+      const third = [...rd.batches()][2]!;
+      rd.close();
+      const len = full.readUInt32LE(third.offset);
+      const payload = packr.unpack(full.subarray(third.offset + FRAME_HEADER_BYTES, third.offset + FRAME_HEADER_BYTES + len)) as { rec: Uint8Array };
+      const rec = Uint8Array.from(payload.rec);
+      payload.rec = how === 'cut' ? rec.subarray(0, rec.length >> 1) : Uint8Array.from([...rec, 0]);
+      const frame = encodeFrame(FRAME.batch, packr.pack(payload), third.firstSeq, third.count);
+      const bad = join(dir, `undecodable-${how}-bad.dlog`);
+      writeFileSync(bad, Buffer.concat([full.subarray(0, third.offset), frame, full.subarray(third.offset + FRAME_HEADER_BYTES + len)]));
+
+      const whole = LogReader.open(bad);
+      const read = [...whole.batches()].length;
+      whole.close();
+      expect(read).toBe(2);
+      expect(whole.status.damage).toMatchObject({ kind: 'corrupt', offset: third.offset });
+      expect(whole.status.events).toBe(20);
+
+      const r = replay(bad);
+      expect(r.verdict).toBe('damaged');
+      expect(r.log.damage).toEqual(whole.status.damage);
+      expect(r.log.events).toBe(20);
+      expect(r.log.complete).toBe(false);
+      if (appliedOfBatch === 'all') expect(r.events).toBe(30);
+      else {
+        expect(r.events).toBeGreaterThan(20);
+        expect(r.events).toBeLessThan(30);
+      }
+      const s = replay(bad, { salvage: true });
+      expect(s.verdict).toBe('identical');
+      expect(s.events).toBe(r.events);
+    });
+  }
 
   it('records and replays calls the model refuses (thrown) like any other', () => {
     const path = join(dir, 'thrown.dlog');

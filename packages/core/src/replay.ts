@@ -125,17 +125,26 @@ function check(reader: LogReader, opts: ReplayOptions, m: Machine): ReplayResult
 
   // Batch by batch, in the order LogReader.items() gives (marks taken before the batch's first
   // event, then each record followed by the marks taken right after it, then the batch's chain),
-  // without an item object per event.
-  batches: for (const b of reader.batches()) {
-    const { records, states } = b;
+  // without an item object per event. Each record is decoded just before it is applied
+  // (LogReader.cursors()); a batch that fails to decode part way stops the replay there as damage,
+  // its events up to that point applied and checked one by one.
+  batches: for (const b of reader.cursors()) {
+    const { cursor } = b;
+    const states = cursor.states;
     let si = 0;
     while (si < states.length && states[si]!.seq < b.firstSeq) {
       const bad = checkMark(states[si++]!);
       if (bad) return bad;
     }
-    for (let i = 0; i < records.length; i++) {
+    for (let i = 0; i < b.count; i++) {
       if (reached) break batches;
-      const rec = records[i]!;
+      let rec: LogRecord;
+      try {
+        rec = cursor.next();
+      } catch (e) {
+        reader.batchFailed(b, e); // as LogReader.batches() takes any decode error for damage
+        break batches;
+      }
       let out: Outcome | undefined;
       let d: OutcomeDigest;
       try {
@@ -158,12 +167,19 @@ function check(reader: LogReader, opts: ReplayOptions, m: Machine): ReplayResult
       }
     }
     if (reached) break;
+    try {
+      cursor.finish();
+    } catch (e) {
+      reader.batchFailed(b, e);
+      break;
+    }
+    if (reached) break;
     const got = chain.hex();
     chain = new Lanes();
-    if (got !== b.chain) {
+    if (got !== cursor.chain) {
       const lastSeq = b.firstSeq + b.count - 1;
       return diverge({
-        seq: lastSeq, event: b.records.at(-1)?.event, field: 'detail', expected: b.chain, actual: got,
+        seq: lastSeq, event: last?.event, field: 'detail', expected: cursor.chain, actual: got,
         note: `the outcome chain of events ${b.firstSeq}..${lastSeq} differs although every 32-bit tag matched`,
       });
     }

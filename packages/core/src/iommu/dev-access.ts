@@ -73,7 +73,11 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   const fast = a0 >= 0;
   const off0 = Number(addr & dom.gmask);
   let pfn = dom.pfn(addr);
-  const out = write ? undefined : k.mem.readBuffer(size);
+  // A read inside one page is read in one piece (a view of memory when Memory.aliasReads allows);
+  // a longer one is gathered page by page into a buffer.
+  const onePage = !write && size > 0 && off0 + size <= g;
+  const out = write || onePage ? undefined : k.mem.readBuffer(size);
+  let got: Uint8Array | undefined;
   let done = 0;
   while (done < size) {
     const off = done === 0 ? off0 : 0;
@@ -104,12 +108,14 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
       // The page's address is exact as a number (see PfnTable): no bigint for the copy.
       if (payload) k.mem.writeAt(pn + off, payload.subarray(done, done + n));
       else if (write) k.mem.fillAt(pn + off, n, fillByte);
+      else if (onePage) got = k.mem.readAt(pn + off, n);
       else k.mem.readIntoAt(pn + off, out!, done, n);
     } else {
       const page = tr.phys(pfn)!;
       const phys = off === 0 ? page : page + BigInt(off);
       if (payload) k.mem.write(phys, payload.subarray(done, done + n));
       else if (write) k.mem.fill(phys, n, fillByte);
+      else if (onePage) got = k.mem.read(phys, n);
       else k.mem.readInto(phys, out!, done, n);
     }
     if (stale) {
@@ -138,6 +144,6 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   if (fault === 'unmapped' || fault === 'permission') {
     k.out.error = true;
   } else if (!write) {
-    k.out.data = out;
+    k.out.data = onePage ? got : out;
   }
 }

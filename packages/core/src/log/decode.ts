@@ -4,7 +4,7 @@
 import type { Event, Path } from '../events.ts';
 import {
   newScope, R_DELTA, R_PRIMARY, R_SIGNED, R_UNSIGNED, R_ZERO, U64,
-  type BatchPayload, type DecodedBatch, type LogRecord, type Scope,
+  type BatchPayload, type DecodedBatch, type LogRecord, type Scope, type StateMark,
 } from './codec.ts';
 import { LogFormatError, packr } from './format.ts';
 import { schemaOf, type OpSchema } from './schema.ts';
@@ -80,127 +80,165 @@ function checkPayload(o: unknown): BatchPayload {
   return p as BatchPayload;
 }
 
-/** Decodes one batch payload; throws LogFormatError when it is not a well-formed batch. */
-export function decodeBatch(payload: Uint8Array, firstSeq: number, count: number): DecodedBatch {
-  let p: BatchPayload;
-  try {
-    p = checkPayload(packr.unpack(payload));
-  } catch (e) {
-    if (e instanceof LogFormatError) throw e;
-    throw new LogFormatError(`batch payload is not valid msgpack: ${(e as Error).message}`);
+/**
+ * One batch payload decoded a record at a time, in order: next() gives each record, finish() the
+ * checks that the batch was used up exactly. The header part (msgpack, shape table, tag count and
+ * state marks) is checked by the constructor. A replay applies each record as it is decoded, so a
+ * record is garbage once applied instead of waiting, with the rest of a decoded batch, through the
+ * young-generation GCs of the whole batch (BENCHMARKS.md, seventh round). Throws LogFormatError
+ * when the payload is not a well-formed batch.
+ */
+export class BatchCursor {
+  readonly states: StateMark[];
+  readonly chain: string;
+  /** Records decoded so far. */
+  decoded = 0;
+  private readonly p: BatchPayload;
+  private readonly shapes: Shape[];
+  private readonly r: ByteReader;
+  private readonly tags: ByteReader;
+  private readonly scopes = new Map<string, Scope>();
+  private readonly hist = new Map<string, Map<number, { addr: bigint; size: number }>>();
+  private readonly lastSize: number[] = [];
+  private readonly segDecoders = new Map<string, SegDecoder>();
+  private ext = 0;
+
+  constructor(payload: Uint8Array, readonly firstSeq: number, readonly count: number) {
+    let p: BatchPayload;
+    try {
+      p = checkPayload(packr.unpack(payload));
+    } catch (e) {
+      if (e instanceof LogFormatError) throw e;
+      throw new LogFormatError(`batch payload is not valid msgpack: ${(e as Error).message}`);
+    }
+    this.p = p;
+    this.shapes = readShapes(p.shapes, p.strs);
+    if (p.tags.length !== count * 4) throw new LogFormatError(`batch has ${p.tags.length / 4} outcome tags for ${count} events`);
+    this.r = new ByteReader(p.rec);
+    this.tags = new ByteReader(p.tags);
+    this.states = p.st.map(([off, hash]) => {
+      if (typeof off !== 'number' || off < -1 || off >= count || typeof hash !== 'string') throw new LogFormatError('malformed state-hash entry');
+      return { seq: firstSeq + off, hash };
+    });
+    this.chain = p.chain;
   }
-  const shapes = readShapes(p.shapes, p.strs);
-  if (p.tags.length !== count * 4) throw new LogFormatError(`batch has ${p.tags.length / 4} outcome tags for ${count} events`);
-  const r = new ByteReader(p.rec);
-  const tags = new ByteReader(p.tags);
-  const scopes = new Map<string, Scope>();
-  const hist = new Map<string, Map<number, { addr: bigint; size: number }>>();
-  const lastSize: number[] = [];
-  const segDecoders = new Map<string, SegDecoder>();
-  let ext = 0;
-  const nextExt = (): unknown => {
-    if (ext >= p.ext.length) throw new LogFormatError('batch has fewer msgpack values than its records need');
-    return p.ext[ext++];
-  };
-  const records: LogRecord[] = new Array<LogRecord>(count);
-  for (let i = 0; i < count; i++) {
-    const shapeId = r.uint();
-    const sh = shapes[shapeId];
-    if (!sh) throw new LogFormatError(`record ${i} refers to shape ${shapeId} of ${shapes.length}`);
-    const key = sh.dev ?? '';
-    let scope = scopes.get(key);
-    if (!scope) scopes.set(key, (scope = newScope()));
-    let event: Event;
-    let primary: bigint | undefined;
-    if (sh.generic) event = fixGeneric(nextExt());
-    else {
-      const sc = sh.schema!;
-      const ev: Record<string, unknown> = { op: sh.op };
-      if (sc.dev) ev.dev = sh.dev;
-      ev.cpu = sh.cpu;
-      let refSize: number | undefined;
-      for (const f of sc.big) {
-        let v: bigint;
-        if (f === 'addr') {
-          const k = r.uint();
-          if (k > 0) {
-            const h = hist.get(key)?.get(scope.ord - k + 1);
-            if (!h) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
-            v = h.addr;
-            refSize = h.size;
-          } else v = scope.addr + r.sbig();
-        } else v = scope[f] + r.sbig();
-        scope[f] = v;
-        ev[f] = v;
-        primary ??= v;
+
+  private nextExt(): unknown {
+    if (this.ext >= this.p.ext.length) throw new LogFormatError('batch has fewer msgpack values than its records need');
+    return this.p.ext[this.ext++];
+  }
+
+  /** The next record (call it `count` times, then finish()). */
+  next(): LogRecord {
+    if (this.decoded >= this.count) throw new Error('BatchCursor: every record was decoded');
+    const i = this.decoded++;
+    const r = this.r;
+      const shapeId = r.uint();
+      const sh = this.shapes[shapeId];
+      if (!sh) throw new LogFormatError(`record ${i} refers to shape ${shapeId} of ${this.shapes.length}`);
+      const key = sh.dev ?? '';
+      let scope = this.scopes.get(key);
+      if (!scope) this.scopes.set(key, (scope = newScope()));
+      let event: Event;
+      let primary: bigint | undefined;
+      if (sh.generic) event = fixGeneric(this.nextExt());
+      else {
+        const sc = sh.schema!;
+        const ev: Record<string, unknown> = { op: sh.op };
+        if (sc.dev) ev.dev = sh.dev;
+        ev.cpu = sh.cpu;
+        let refSize: number | undefined;
+        for (const f of sc.big) {
+          let v: bigint;
+          if (f === 'addr') {
+            const k = r.uint();
+            if (k > 0) {
+              const h = this.hist.get(key)?.get(scope.ord - k + 1);
+              if (!h) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
+              v = h.addr;
+              refSize = h.size;
+            } else v = scope.addr + r.sbig();
+          } else v = scope[f] + r.sbig();
+          scope[f] = v;
+          ev[f] = v;
+          primary ??= v;
+        }
+        for (const f of sc.num) {
+          if (f === 'size') {
+            const v = (refSize ?? this.lastSize[shapeId] ?? 0) + r.sint();
+            this.lastSize[shapeId] = v;
+            ev.size = v;
+          } else ev.byNs = scope.byNs += r.sint();
+        }
+        if (sc.fill) {
+          const f = r.uint();
+          if (f > 0) ev.fill = f - 1;
+        }
+        if (sc.dir) ev.dir = sh.dir;
+        if (sc.attrs) ev.attrs = sh.attrs;
+        if (sc.extra === 'bits') ev.bits = sh.extra;
+        else if (sc.extra === 'domain') {
+          const d = this.p.strs[sh.extra];
+          if (d === undefined) throw new LogFormatError('string index out of range in batch');
+          ev.domain = d;
+        }
+        for (const f of sc.complex) {
+          if (f === 'data') {
+            const v = this.nextExt();
+            if (v instanceof Uint8Array) ev.data = Uint8Array.from(v);
+            else if (v !== null) throw new LogFormatError(`record ${i}: data is not a byte string`);
+          } else {
+            let sd = this.segDecoders.get(key);
+            if (!sd) this.segDecoders.set(key, (sd = new SegDecoder()));
+            const segments = sd.read(r);
+            ev[f] = f === 'segments' ? segments : { segments, dma: readDma(r, segments) };
+          }
+        }
+        event = ev as unknown as Event;
       }
-      for (const f of sc.num) {
-        if (f === 'size') {
-          const v = (refSize ?? lastSize[shapeId] ?? 0) + r.sint();
-          lastSize[shapeId] = v;
-          ev.size = v;
-        } else ev.byNs = scope.byNs += r.sint();
+      let result: bigint;
+      switch (sh.rmode) {
+        case R_ZERO: result = 0n; break;
+        case R_PRIMARY:
+          if (primary === undefined) throw new LogFormatError(`record ${i}: result refers to an address the event lacks`);
+          result = primary;
+          break;
+        case R_DELTA: {
+          const last = scope.results.get(sh.path);
+          if (last === undefined) throw new LogFormatError(`record ${i}: result delta without a base`);
+          result = last + r.sbig();
+          break;
+        }
+        case R_SIGNED: result = r.sbig(); break;
+        case R_UNSIGNED: result = r.sbig() + U64; break;
+        default: throw new LogFormatError(`record ${i}: unknown result mode ${sh.rmode}`);
       }
-      if (sc.fill) {
-        const f = r.uint();
-        if (f > 0) ev.fill = f - 1;
-      }
-      if (sc.dir) ev.dir = sh.dir;
-      if (sc.attrs) ev.attrs = sh.attrs;
-      if (sc.extra === 'bits') ev.bits = sh.extra;
-      else if (sc.extra === 'domain') {
-        const d = p.strs[sh.extra];
-        if (d === undefined) throw new LogFormatError('string index out of range in batch');
-        ev.domain = d;
-      }
-      for (const f of sc.complex) {
-        if (f === 'data') {
-          const v = nextExt();
-          if (v instanceof Uint8Array) ev.data = Uint8Array.from(v);
-          else if (v !== null) throw new LogFormatError(`record ${i}: data is not a byte string`);
-        } else {
-          let sd = segDecoders.get(key);
-          if (!sd) segDecoders.set(key, (sd = new SegDecoder()));
-          const segments = sd.read(r);
-          ev[f] = f === 'segments' ? segments : { segments, dma: readDma(r, segments) };
+      if (!sh.generic && !sh.error && result !== 0n) {
+        scope.results.set(sh.path, result);
+        if (sh.schema!.mapLike) {
+          let h = this.hist.get(key);
+          if (!h) this.hist.set(key, (h = new Map()));
+          h.set(++scope.ord, { addr: result, size: (event as { size: number }).size });
         }
       }
-      event = ev as unknown as Event;
-    }
-    let result: bigint;
-    switch (sh.rmode) {
-      case R_ZERO: result = 0n; break;
-      case R_PRIMARY:
-        if (primary === undefined) throw new LogFormatError(`record ${i}: result refers to an address the event lacks`);
-        result = primary;
-        break;
-      case R_DELTA: {
-        const last = scope.results.get(sh.path);
-        if (last === undefined) throw new LogFormatError(`record ${i}: result delta without a base`);
-        result = last + r.sbig();
-        break;
-      }
-      case R_SIGNED: result = r.sbig(); break;
-      case R_UNSIGNED: result = r.sbig() + U64; break;
-      default: throw new LogFormatError(`record ${i}: unknown result mode ${sh.rmode}`);
-    }
-    if (!sh.generic && !sh.error && result !== 0n) {
-      scope.results.set(sh.path, result);
-      if (sh.schema!.mapLike) {
-        let h = hist.get(key);
-        if (!h) hist.set(key, (h = new Map()));
-        h.set(++scope.ord, { addr: result, size: (event as { size: number }).size });
-      }
-    }
-    const rec: LogRecord = { seq: firstSeq + i, event, result, error: sh.error, path: sh.path, tag: tags.u32() };
-    if (sh.thrown !== undefined) rec.thrown = sh.thrown;
-    records[i] = rec;
+      const rec: LogRecord = { seq: this.firstSeq + i, event, result, error: sh.error, path: sh.path, tag: this.tags.u32() };
+      if (sh.thrown !== undefined) rec.thrown = sh.thrown;
+    return rec;
   }
-  if (!r.done) throw new LogFormatError('batch record stream has trailing bytes');
-  if (ext !== p.ext.length) throw new LogFormatError('batch has more msgpack values than its records use');
-  const states = p.st.map(([off, hash]) => {
-    if (typeof off !== 'number' || off < -1 || off >= count || typeof hash !== 'string') throw new LogFormatError('malformed state-hash entry');
-    return { seq: firstSeq + off, hash };
-  });
-  return { records, states, chain: p.chain };
+
+  /** After the last record: the record stream and the msgpack values were used up exactly. */
+  finish(): void {
+    if (this.decoded !== this.count) throw new Error(`BatchCursor: ${this.decoded} of ${this.count} records decoded`);
+    if (!this.r.done) throw new LogFormatError('batch record stream has trailing bytes');
+    if (this.ext !== this.p.ext.length) throw new LogFormatError('batch has more msgpack values than its records use');
+  }
+}
+
+/** Decodes one batch payload whole; throws LogFormatError when it is not a well-formed batch. */
+export function decodeBatch(payload: Uint8Array, firstSeq: number, count: number): DecodedBatch {
+  const c = new BatchCursor(payload, firstSeq, count);
+  const records: LogRecord[] = new Array<LogRecord>(count);
+  for (let i = 0; i < count; i++) records[i] = c.next();
+  c.finish();
+  return { records, states: c.states, chain: c.chain };
 }

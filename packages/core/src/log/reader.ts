@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { crc32c as crcOf } from './crc32c.ts';
 import { decodeBatch, type DecodedBatch, type LogRecord, type StateMark } from './codec.ts';
+import { BatchCursor } from './decode.ts';
 import {
   checkPreamble, decodeFrameHeader, FRAME, FRAME_HEADER_BYTES, LogFormatError, MAX_FRAME_BYTES, packr, PREAMBLE_BYTES,
   type EndRecord, type FrameHeader, type LogHeader,
@@ -31,6 +32,15 @@ export interface LogStatus {
 }
 
 export interface BatchInfo extends DecodedBatch {
+  firstSeq: number;
+  count: number;
+  /** Byte offset of the batch frame. */
+  offset: number;
+}
+
+/** A batch as cursors() gives it: decoded a record at a time. */
+export interface CursorBatch {
+  cursor: BatchCursor;
   firstSeq: number;
   count: number;
   /** Byte offset of the batch frame. */
@@ -88,6 +98,35 @@ export class LogReader {
    * Ends at the end frame or at the first damage (then `status.damage` says what and where).
    */
   *batches(fromSeq = 1): Generator<BatchInfo> {
+    for (const { batch, firstSeq, count, offset } of this.walk(fromSeq, decodeBatch)) yield { ...batch, firstSeq, count, offset };
+  }
+
+  /**
+   * batches(), each batch as a cursor that decodes its records one at a time (BatchCursor): what a
+   * replay uses, applying each record as it is decoded. The constructor's checks (msgpack, shapes,
+   * tags, state marks) are made here; a record or the batch's end that fails to decode throws from
+   * the cursor, and the caller then hands the error to batchFailed(), which records the damage as
+   * batches() would have, and stops iterating.
+   */
+  *cursors(fromSeq = 1): Generator<CursorBatch> {
+    for (const { batch, firstSeq, count, offset } of this.walk(fromSeq, (p, f, n) => new BatchCursor(p, f, n))) {
+      yield { cursor: batch, firstSeq, count, offset };
+    }
+  }
+
+  /**
+   * A cursor's batch turned out not to decode (`e`, thrown by its next() or finish()): its events
+   * no longer count as read, and status.damage says where, with the message batches() would have
+   * given. The caller stops iterating.
+   */
+  batchFailed(b: CursorBatch, e: unknown): void {
+    const st = this.status;
+    st.events -= b.count;
+    st.batches--;
+    st.damage = { kind: 'corrupt', offset: b.offset, message: (e as Error).message };
+  }
+
+  private *walk<T>(fromSeq: number, open: (payload: Uint8Array, firstSeq: number, count: number) => T): Generator<{ batch: T; firstSeq: number; count: number; offset: number }> {
     if (this.iterating) throw new Error('LogReader: one iteration at a time');
     this.iterating = true;
     const st = this.status;
@@ -118,9 +157,9 @@ export class LogReader {
             return;
           }
           if (h.firstSeq + h.count - 1 >= fromSeq) {
-            let b: DecodedBatch;
+            let b: T;
             try {
-              b = decodeBatch(f.payload, h.firstSeq, h.count);
+              b = open(f.payload, h.firstSeq, h.count);
             } catch (e) {
               st.damage = { kind: 'corrupt', offset: pos, message: (e as Error).message };
               return;
@@ -129,7 +168,8 @@ export class LogReader {
             st.batches++;
             nextSeq += h.count;
             pos = frameEnd;
-            yield { ...b, firstSeq: h.firstSeq, count: h.count, offset: pos - FRAME_HEADER_BYTES - h.length };
+            yield { batch: b, firstSeq: h.firstSeq, count: h.count, offset: pos - FRAME_HEADER_BYTES - h.length };
+            if (st.damage) return; // batchFailed() was called
             continue;
           }
           st.events += h.count;

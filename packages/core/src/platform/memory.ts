@@ -11,6 +11,8 @@ const CHUNK_SHIFT = 12n;
 const CHUNK = 4096;
 const CHUNK_MASK = 0xfffn;
 const FOUR_GIB = 1n << 32n;
+/** Zeros: what a chunk never written reads as (see Memory.view). */
+const ZERO_CHUNK = new Uint8Array(4096);
 /** Bytes per read arena (see readBuffer). */
 const READ_ARENA = 1 << 20;
 /** New chunks are carved from slabs of this many. */
@@ -79,16 +81,44 @@ export class Memory {
   // top of the 64-bit space) and then steps chunk by chunk on numbers.
 
   /**
-   * A copy of [phys, phys+size): a fresh, private array (later writes do not show through), cut
-   * from a read arena so that a read does not allocate a backing store of its own.
+   * Reads may alias (Machine sets this with its recycleOutcomes: an outcome, its data included, is
+   * used before the next event is applied). While set, read(), readAt() and readBuffer() may return
+   * a view of memory's own bytes (a read inside one chunk, from a 4-byte aligned offset: no copy) or
+   * of one reused buffer: valid until the next read or write, and read-only. While clear, every read
+   * is a fresh, private array.
+   */
+  aliasReads = false;
+
+  /**
+   * [phys, phys+size): while aliasReads is clear a fresh, private array (later writes do not show
+   * through), cut from a read arena so that a read does not allocate a backing store of its own;
+   * while it is set, possibly a view (see aliasReads).
    */
   read(phys: bigint, size: number): Uint8Array {
+    const off = offsetOf(phys);
+    if (this.aliasReads && (off & 3) === 0 && off + size <= CHUNK && size >= 0) return this.view(chunkOf(phys), off, size);
     const out = this.readBuffer(size);
-    this.readChunks(chunkOf(phys), offsetOf(phys), out, 0, size);
+    this.readChunks(chunkOf(phys), off, out, 0, size);
     return out;
   }
 
-  /** Copies [phys, phys+n) into out[at..at+n) (out as readBuffer gives it: bytes never written stay 0). */
+  /** read() with phys a number (a non-negative integer, as readIntoAt). */
+  readAt(phys: number, size: number): Uint8Array {
+    const key = Math.floor(phys / CHUNK);
+    const off = phys % CHUNK;
+    if (this.aliasReads && (off & 3) === 0 && off + size <= CHUNK && size >= 0) return this.view(key, off, size);
+    const out = this.readBuffer(size);
+    this.readChunks(key, off, out, 0, size);
+    return out;
+  }
+
+  /** Bytes [off, off+n) of chunk `key` as a view of the chunk itself (of zeros if it was never written). */
+  private view(key: number, off: number, n: number): Uint8Array {
+    const b = this.chunks.get(key)?.bytes ?? ZERO_CHUNK;
+    return new Uint8Array(b.buffer, b.byteOffset + off, n);
+  }
+
+  /** Copies [phys, phys+n) into out[at..at+n) (out as readBuffer gives it). */
   readInto(phys: bigint, out: Uint8Array, at: number, n: number): void {
     this.readChunks(chunkOf(phys), offsetOf(phys), out, at, n);
   }
@@ -121,7 +151,9 @@ export class Memory {
     if (size <= 0 || dst === src) return;
     const n = BigInt(size);
     if (dst < src + n && src < dst + n) {
-      this.write(dst, this.read(src, size));
+      const tmp = new Uint8Array(size);
+      this.readChunks(chunkOf(src), offsetOf(src), tmp, 0, size);
+      this.write(dst, tmp);
       return;
     }
     // Disjoint (every bounce copy): chunk to chunk, without a temporary buffer.
@@ -156,6 +188,7 @@ export class Memory {
       const len = Math.min(CHUNK - off, n - done);
       const c = this.chunks.get(key);
       if (c) out.set(c.bytes.subarray(off, off + len), at + done);
+      else out.fill(0, at + done, at + done + len); // never written: zeros (a reused buffer holds old bytes)
       done += len;
       key++;
       off = 0;
@@ -199,14 +232,23 @@ export class Memory {
   }
 
   /**
-   * `size` zero bytes no other array shares: a view of the current read arena (never handed out
-   * twice; an arena is garbage once no view of it is alive), or an array of its own when large.
-   * Nothing may transfer or detach a view's `.buffer`: it is the arena.
+   * A buffer for a read of `size` bytes, to be filled by readInto/readIntoAt (which write every byte).
+   * While aliasReads is set, a view of one buffer reused by every read (see aliasReads); else a
+   * view of the current read arena no other array shares (never handed out twice; an arena is
+   * garbage once no view of it is alive), or an array of its own when large. Nothing may transfer
+   * or detach a view's `.buffer`: it is the arena or the reused buffer.
    */
   readBuffer(size: number): Uint8Array {
     if (!(size >= 0 && size <= READ_ARENA / 8)) return new Uint8Array(size); // large (or invalid: throws as before)
+    if (this.aliasReads) {
+      if (this.reused.byteLength < size) this.reused = new ArrayBuffer(Math.max(size, 4 * CHUNK));
+      return new Uint8Array(this.reused, 0, size);
+    }
     return this.arena.take(size);
   }
+
+  /** The buffer readBuffer reuses while aliasReads is set. */
+  private reused = new ArrayBuffer(0);
 
   /** Chunk `key`, created if need be, for writing: its digest is marked stale. */
   private chunkAt(key: number): Uint8Array {
