@@ -5,7 +5,7 @@
 
 import { rmSync } from 'node:fs';
 import type { Event } from '../packages/core/src/index.ts';
-import { runStress, type Model, type StressResult } from '../packages/workers/src/index.ts';
+import { DEFAULT_DEVICE_NICE, runStress, type Model, type StressResult } from '../packages/workers/src/index.ts';
 import { MIXES, type MixName } from './mixes.ts';
 import { NullModel } from './null-model.ts';
 import { now, rate } from './stats.ts';
@@ -36,6 +36,8 @@ export interface PipelineOptions {
   keepLog?: boolean;
   /** Device threads (default: runStress's, one per device up to 16). */
   threads?: number;
+  /** Device thread nice value (runStress's deviceNice; default DEFAULT_DEVICE_NICE, as `dmasim stress`). */
+  deviceNice?: number;
 }
 
 export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
@@ -78,7 +80,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
     r = await runStress({
       // onEvent reads only seq, dev and op: outcomes are reused, as in `dmasim stress` (no onEvent).
       config, programs, schedule: { mode: 'free' }, onEvent, reuseOutcomes: true, dmasimVersion: 'bench',
-      ...(o.out ? { out: o.out } : {}), ...(model ? { model } : {}), ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.out ? { out: o.out } : {}), ...(model ? { model } : {}), ...(o.threads ? { threads: o.threads } : {}), deviceNice: o.deviceNice ?? DEFAULT_DEVICE_NICE,
     });
   } finally {
     if (o.out && !o.keepLog) rmSync(o.out, { force: true });

@@ -1,9 +1,11 @@
 // The piscina task: one device program, run for the life of the run on a worker thread (or, for
 // the inline host, on the coordinator's thread), talking to the coordinator only through `port`.
 
+import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { MessagePort } from 'node:worker_threads';
+import { isMainThread, type MessagePort } from 'node:worker_threads';
 import { Prng, type MmioRegion } from '@dmasim/core';
 import { DeviceDriver, StopSignal } from './driver.ts';
 import { Bugs, type DeviceInfo, type ModuleContext } from './workloads/common.ts';
@@ -29,6 +31,8 @@ export interface DeviceTask {
   pageSize: number;
   region: { base: bigint; size: bigint };
   mmio: MmioRegion[];
+  /** Lower this program's thread to this nice value (StressOptions.deviceNice); 0 or absent: leave it. */
+  nice?: number;
 }
 
 export interface TaskResult {
@@ -44,6 +48,7 @@ export interface EndInfo {
 }
 
 export default async function deviceTask(t: DeviceTask): Promise<TaskResult> {
+  if (t.nice) lowerThreadPriority(t.nice);
   // Start barrier: every program starts when all threads are up, so free mode really interleaves.
   const first = await new Promise<unknown>((resolve) => {
     t.port.once('message', resolve);
@@ -122,4 +127,26 @@ async function runProgram(drv: DeviceDriver, t: DeviceTask): Promise<Record<stri
   // The driver is unloaded at the end of the run: dma-debug's leak check runs here.
   await drv.issue({ op: 'unbind', cpu: t.device.index % t.cpus });
   return { ...knobs.injected };
+}
+
+/**
+ * Lowers the calling worker thread's scheduling priority to `nice` (never raises it). Linux only:
+ * setpriority() on a thread id (from /proc/thread-self) applies to that thread alone. On the
+ * coordinator's thread (the inline host), or where the thread id cannot be read, nothing changes.
+ */
+export function lowerThreadPriority(nice: number): boolean {
+  if (isMainThread) return false;
+  let tid: number;
+  try {
+    tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(tid) || tid <= 0 || tid === process.pid) return false;
+  try {
+    if (getPriority(tid) < nice) setPriority(tid, nice);
+    return getPriority(tid) >= nice;
+  } catch {
+    return false;
+  }
 }

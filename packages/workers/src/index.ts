@@ -1,5 +1,5 @@
 // Public surface of @dmasim/workers: device programs in worker threads, the bus, the coordinator.
-export { runStress, logHash, type StressOptions, type StressResult, type Progress, type ProgramAssignment } from './run.ts';
+export { runStress, logHash, DEFAULT_DEVICE_NICE, type StressOptions, type StressResult, type Progress, type ProgramAssignment } from './run.ts';
 export { Coordinator, type Model, type EventSink, type RunFinding, type RunFindingKind, type DeviceStats, type RunEnd, type TestHooks } from './coordinator.ts';
 export { makeScheduler, describeSchedule, PctScheduler, RandomScheduler, type ScheduleSpec } from './schedule.ts';
 export { defaultStressPlatform, deviceRegions, STRESS_WORKLOADS } from './platform.ts';

@@ -31,6 +31,12 @@ export interface StressOptions {
   schedule: ScheduleSpec;
   /** Device threads; 'inline' runs every program on this thread. Default: one per device up to 16. */
   threads?: number | 'inline';
+  /**
+   * Nice value for the device threads (Linux; 0: leave them at the coordinator's priority). The
+   * coordinator is the run's bottleneck: devices issue calls faster than it applies them, and a
+   * device thread woken by a returned batch would otherwise take the CPU from it.
+   */
+  deviceNice?: number;
   window?: number;
   /** Event log path; no log when absent. */
   out?: string;
@@ -105,6 +111,9 @@ export interface StressResult {
 }
 
 
+/** The device threads' nice value `dmasim stress` and the bench use (StressOptions.deviceNice). */
+export const DEFAULT_DEVICE_NICE = 19;
+
 export async function runStress(o: StressOptions): Promise<StressResult> {
   const cfg = o.config;
   const names = o.programs.map((p) => p.dev);
@@ -139,6 +148,8 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     pageSize: cfg.platform.pageSize,
     region: regions[i]!,
     mmio: cfg.platform.mmio,
+    // Only device threads of their own (a campaign runs its inline programs on its pool's threads).
+    ...(o.deviceNice && host.kind === 'threads' ? { nice: o.deviceNice } : {}),
   }));
   const expectedSteps = o.programs.reduce((n, p) => n + expectedOps(p.program), 0);
   const started = host.start(tasks);

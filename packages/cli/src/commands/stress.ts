@@ -11,7 +11,7 @@ import { pino, type Logger } from 'pino';
 import { formatFailure, PROFILES, type MachineConfig, type Profile, type Scenario } from '@dmasim/core';
 import {
   BUG_KNOBS, BUG_PREFIX, ParamError, defaultStressPlatform, describeSchedule, findWorkload, parseSeedRange, progressLine, runCampaign, runScenarioPrograms,
-  resolveParams, runStress, scenarioPrograms, scenarioRunFailed, seedLine, summaryLines, WORKLOADS, type FailOn, type ProgramAssignment, type ScenarioRunResult,
+  DEFAULT_DEVICE_NICE, resolveParams, runStress, scenarioPrograms, scenarioRunFailed, seedLine, summaryLines, WORKLOADS, type FailOn, type ProgramAssignment, type ScenarioRunResult,
   type ScheduleSpec, type StressOptions, type StressResult,
 } from '@dmasim/workers';
 import { EXIT, InputError } from '../errors.ts';
@@ -22,7 +22,7 @@ import { parseProfile, readScenario } from './scenario-io.ts';
 export interface StressFlags {
   devices?: string; workload?: string; ops?: string; seed?: string; schedule: string; depth: string; out?: string;
   failOn: string; logLevel: string; logFile?: string; seeds?: string; jobs?: string; threads?: string; bug: string[];
-  param: string[]; kernel?: string; deviceTimeout: string; window?: string; progress?: boolean; stopOnFirst?: boolean;
+  param: string[]; kernel?: string; deviceTimeout: string; deviceNice: string; window?: string; progress?: boolean; stopOnFirst?: boolean;
 }
 
 const say = (s: string): void => void process.stdout.write(s + '\n');
@@ -173,8 +173,9 @@ export async function stress(file: string | undefined, f: StressFlags): Promise<
   let r: StressResult;
   let checked: ScenarioRunResult | undefined;
   const window = int('--window', f.window, 1, 1024);
-  const common: Pick<StressOptions, 'signal' | 'progressMs' | 'onProgress' | 'note' | 'deviceTimeoutMs' | 'threads' | 'window'> = {
+  const common: Pick<StressOptions, 'signal' | 'progressMs' | 'onProgress' | 'note' | 'deviceTimeoutMs' | 'deviceNice' | 'threads' | 'window'> = {
     ...(threads !== undefined ? { threads } : {}),
+    deviceNice: int('--device-nice', f.deviceNice, 0, 19)!,
     ...(window !== undefined ? { window } : {}),
     deviceTimeoutMs: int('--device-timeout', f.deviceTimeout, 100)!,
     signal: ac.signal,
@@ -302,6 +303,7 @@ export function registerStress(program: Command, setExit: SetExit): void {
     .option('--kernel <profile>', `model profile (${PROFILES.join(', ')})`)
     .option('--device-timeout <ms>', 'a device program silent this long is declared hung', '30000')
     .option('--window <batches>', 'in-flight batches per device (backpressure window)')
+    .option('--device-nice <n>', 'nice value of the device threads, 0..19 (Linux): below the coordinator, which is the bottleneck', String(DEFAULT_DEVICE_NICE))
     .option('--no-progress', 'no progress bar on a terminal')
     .addHelpText('after', '\nExamples:\n  dmasim stress --ops 200000\n  dmasim stress --seed 7 --schedule pct --depth 3 --bug access-after-unmap=0.001\n  dmasim stress --seeds 1..200 --schedule pct --stop-on-first')
     .action(async (file: string | undefined, flags: StressFlags) => {

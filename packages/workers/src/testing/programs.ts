@@ -1,6 +1,8 @@
 // Device programs for the failure tests, loaded by a device task as `{ kind: 'module' }`: each
 // does a little honest work first, then fails in its own way.
 
+import { readlinkSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { DMA_FROM_DEVICE } from '@dmasim/core';
 import { dma } from '../driver.ts';
 import type { ModuleContext } from '../workloads/common.ts';
@@ -37,6 +39,13 @@ export async function run(ctx: ModuleContext): Promise<void> {
       ctx.drv.ch.post(new ArrayBuffer(24));
       await new Promise((r) => setTimeout(r, 50));
       break;
+    case 'nice': {
+      // The nice value of this program's own thread (Linux), checked against the test's expectation.
+      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+      const got = getPriority(tid);
+      if (got !== Number(ctx.p.expect)) throw new Error(`device thread nice ${got}, expected ${String(ctx.p.expect)}`);
+      break;
+    }
     case 'unbound':
       await ctx.drv.issue({ op: 'unmap-single', cpu: 0, addr: dma(999), size: 2048, dir: DMA_FROM_DEVICE, attrs: 0 });
       await ctx.drv.flush();
