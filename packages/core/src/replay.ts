@@ -132,11 +132,11 @@ function check(reader: LogReader, opts: ReplayOptions, m: Machine): ReplayResult
     const { cursor } = b;
     const states = cursor.states;
     let si = 0;
-    while (si < states.length && states[si]!.seq < b.firstSeq) {
+    while (si < states.length && states[si]!.seq < cursor.firstSeq) {
       const bad = checkMark(states[si++]!);
       if (bad) return bad;
     }
-    for (let i = 0; i < b.count; i++) {
+    for (let i = 0; i < cursor.count; i++) {
       if (reached) break batches;
       let rec: LogRecord;
       try {
@@ -173,14 +173,13 @@ function check(reader: LogReader, opts: ReplayOptions, m: Machine): ReplayResult
       reader.batchFailed(b, e);
       break;
     }
-    if (reached) break;
     const got = chain.hex();
     chain = new Lanes();
     if (got !== cursor.chain) {
-      const lastSeq = b.firstSeq + b.count - 1;
+      const lastSeq = cursor.firstSeq + cursor.count - 1;
       return diverge({
         seq: lastSeq, event: last?.event, field: 'detail', expected: cursor.chain, actual: got,
-        note: `the outcome chain of events ${b.firstSeq}..${lastSeq} differs although every 32-bit tag matched`,
+        note: `the outcome chain of events ${cursor.firstSeq}..${lastSeq} differs although every 32-bit tag matched`,
       });
     }
   }

@@ -134,19 +134,18 @@ async function runProgram(drv: DeviceDriver, t: DeviceTask): Promise<Record<stri
  * setpriority() on a thread id (from /proc/thread-self) applies to that thread alone. On the
  * coordinator's thread (the inline host), or where the thread id cannot be read, nothing changes.
  */
-export function lowerThreadPriority(nice: number): boolean {
-  if (isMainThread) return false;
+export function lowerThreadPriority(nice: number): void {
+  if (isMainThread) return;
   let tid: number;
   try {
     tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
   } catch {
-    return false;
+    return;
   }
-  if (!Number.isInteger(tid) || tid <= 0 || tid === process.pid) return false;
+  if (!Number.isInteger(tid) || tid <= 0 || tid === process.pid) return;
   try {
     if (getPriority(tid) < nice) setPriority(tid, nice);
-    return getPriority(tid) >= nice;
   } catch {
-    return false;
+    // Not permitted here: the thread keeps its priority.
   }
 }

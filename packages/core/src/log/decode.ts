@@ -92,7 +92,7 @@ export class BatchCursor {
   readonly states: StateMark[];
   readonly chain: string;
   /** Records decoded so far. */
-  decoded = 0;
+  private decoded = 0;
   private readonly p: BatchPayload;
   private readonly shapes: Shape[];
   private readonly r: ByteReader;

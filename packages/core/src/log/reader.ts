@@ -38,11 +38,9 @@ export interface BatchInfo extends DecodedBatch {
   offset: number;
 }
 
-/** A batch as cursors() gives it: decoded a record at a time. */
+/** A batch as cursors() gives it: decoded a record at a time (its first event and count are the cursor's). */
 export interface CursorBatch {
   cursor: BatchCursor;
-  firstSeq: number;
-  count: number;
   /** Byte offset of the batch frame. */
   offset: number;
 }
@@ -109,9 +107,7 @@ export class LogReader {
    * batches() would have, and stops iterating.
    */
   *cursors(fromSeq = 1): Generator<CursorBatch> {
-    for (const { batch, firstSeq, count, offset } of this.walk(fromSeq, (p, f, n) => new BatchCursor(p, f, n))) {
-      yield { cursor: batch, firstSeq, count, offset };
-    }
+    for (const { batch, offset } of this.walk(fromSeq, (p, f, n) => new BatchCursor(p, f, n))) yield { cursor: batch, offset };
   }
 
   /**
@@ -121,7 +117,7 @@ export class LogReader {
    */
   batchFailed(b: CursorBatch, e: unknown): void {
     const st = this.status;
-    st.events -= b.count;
+    st.events -= b.cursor.count;
     st.batches--;
     st.damage = { kind: 'corrupt', offset: b.offset, message: (e as Error).message };
   }

@@ -95,17 +95,16 @@ export class Memory {
    * while it is set, possibly a view (see aliasReads).
    */
   read(phys: bigint, size: number): Uint8Array {
-    const off = offsetOf(phys);
-    if (this.aliasReads && (off & 3) === 0 && off + size <= CHUNK && size >= 0) return this.view(chunkOf(phys), off, size);
-    const out = this.readBuffer(size);
-    this.readChunks(chunkOf(phys), off, out, 0, size);
-    return out;
+    return this.readFrom(chunkOf(phys), offsetOf(phys), size);
   }
 
   /** read() with phys a number (a non-negative integer, as readIntoAt). */
   readAt(phys: number, size: number): Uint8Array {
-    const key = Math.floor(phys / CHUNK);
-    const off = phys % CHUNK;
+    return this.readFrom(Math.floor(phys / CHUNK), phys % CHUNK, size);
+  }
+
+  /** read() of `size` bytes from chunk `key`, offset `off`. */
+  private readFrom(key: number, off: number, size: number): Uint8Array {
     if (this.aliasReads && (off & 3) === 0 && off + size <= CHUNK && size >= 0) return this.view(key, off, size);
     const out = this.readBuffer(size);
     this.readChunks(key, off, out, 0, size);
