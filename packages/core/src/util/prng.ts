@@ -27,6 +27,14 @@ function mulLo(ah: number, al: number, bh: number, bl: number): void {
   R[0] = high + Math.imul(ah, bl) + Math.imul(al, bh);
 }
 
+/** R ^= R >> s, a 64-bit logical shift (0 < s < 32). */
+function xorShiftR(s: number): void {
+  const h = R[0]!;
+  const l = R[1]!;
+  R[1] = l ^ ((l >>> s) | (h << (32 - s)));
+  R[0] = h ^ (h >>> s);
+}
+
 export class Prng {
   /** The state: [high 32 bits, low 32 bits]. */
   private readonly s = new Uint32Array(2);
@@ -43,23 +51,14 @@ export class Prng {
     const lo = st[1]! + 0x7f4a7c15;
     st[1] = lo;
     st[0] = st[0]! + 0x9e3779b9 + (lo >= TWO32 ? 1 : 0);
-    let zh = st[0]!;
-    let zl = st[1]!;
-    // z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-    zl = (zl ^ ((zl >>> 30) | (zh << 2))) >>> 0;
-    zh = (zh ^ (zh >>> 30)) >>> 0;
-    mulLo(zh, zl, 0xbf58476d, 0x1ce4e5b9);
-    // z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-    let rh = R[0]!;
-    let rl = R[1]!;
-    zl = (rl ^ ((rl >>> 27) | (rh << 5))) >>> 0;
-    zh = (rh ^ (rh >>> 27)) >>> 0;
-    mulLo(zh, zl, 0x94d049bb, 0x133111eb);
-    // z ^ (z >> 31)
-    rh = R[0]!;
-    rl = R[1]!;
-    R[1] = rl ^ ((rl >>> 31) | (rh << 1));
-    R[0] = rh ^ (rh >>> 31);
+    // z = state; z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9; z = (z ^ (z >> 27)) * 0x94d049bb133111eb; z ^ (z >> 31)
+    R[0] = st[0]!;
+    R[1] = st[1]!;
+    xorShiftR(30);
+    mulLo(R[0]!, R[1]!, 0xbf58476d, 0x1ce4e5b9);
+    xorShiftR(27);
+    mulLo(R[0]!, R[1]!, 0x94d049bb, 0x133111eb);
+    xorShiftR(31);
   }
 
   /** Next 64-bit value (splitmix64). */
