@@ -17,33 +17,44 @@ export const EVENT_TICK_NS = 1000;
 
 export class VirtualClock {
   nowNs = 0;
+  /** Armed timers, in arming order (firing order is by deadline, then seq). */
   private timers: Timer[] = [];
+  private readonly byKey = new Map<string, Timer>();
+  /**
+   * The earliest armed deadline (Infinity when none). Every applied event advances the clock, and
+   * with one flush-queue timer per lazy domain a scan of every timer per event grew with the device
+   * count; now an event that fires nothing costs one comparison.
+   */
+  private next = Infinity;
   private seq = 0;
 
   /** Arms (or re-arms) the timer named `key`. */
   arm(key: string, deadlineNs: number, fire: () => void): void {
     this.cancel(key);
-    this.timers.push({ key, deadlineNs, seq: this.seq++, fire });
+    const t: Timer = { key, deadlineNs, seq: this.seq++, fire };
+    this.timers.push(t);
+    this.byKey.set(key, t);
+    if (deadlineNs < this.next) this.next = deadlineNs;
   }
 
   cancel(key: string): void {
-    const i = this.timers.findIndex((t) => t.key === key);
-    if (i >= 0) this.timers.splice(i, 1);
+    const t = this.byKey.get(key);
+    if (t) this.remove(t);
   }
 
   isArmed(key: string): boolean {
-    return this.timers.some((t) => t.key === key);
+    return this.byKey.has(key);
   }
 
   /** Advances to `t`, firing every timer whose deadline is ≤ t, in order. */
   advanceTo(t: number): void {
-    for (;;) {
+    while (this.next <= t) {
       let best: Timer | undefined;
       for (const tm of this.timers) {
         if (tm.deadlineNs <= t && (!best || tm.deadlineNs < best.deadlineNs || (tm.deadlineNs === best.deadlineNs && tm.seq < best.seq))) best = tm;
       }
-      if (!best) break;
-      this.timers.splice(this.timers.indexOf(best), 1);
+      if (!best) break; // not reached: `next` is the earliest deadline
+      this.remove(best);
       if (best.deadlineNs > this.nowNs) this.nowNs = best.deadlineNs;
       best.fire();
     }
@@ -52,6 +63,16 @@ export class VirtualClock {
 
   advanceBy(ns: number): void {
     this.advanceTo(this.nowNs + ns);
+  }
+
+  private remove(t: Timer): void {
+    this.timers.splice(this.timers.indexOf(t), 1);
+    this.byKey.delete(t.key);
+    if (t.deadlineNs <= this.next) {
+      let next = Infinity;
+      for (const tm of this.timers) if (tm.deadlineNs < next) next = tm.deadlineNs;
+      this.next = next;
+    }
   }
 
   hashInto(h: Hasher): void {
