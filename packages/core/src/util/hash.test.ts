@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import { chunkDigest, Hasher } from './hash.ts';
 import { Prng } from './prng.ts';
 
@@ -83,6 +83,21 @@ describe('chunkDigest (state hash version 2)', () => {
       const shifted = new Uint8Array(n + 1);
       shifted.set(d, 1);
       expect(digest(shifted.subarray(1))).toEqual(digest(d));
+    }
+  });
+});
+
+describe('Hasher.big', () => {
+  // The number path (0 ≤ x < 2^53) must feed the same two words as the BigInt one: the low then the
+  // high 32 bits of x as a u64.
+  it('feeds the low and high 32 bits of the u64, on both sides of 2^53 and for negatives', () => {
+    const xs = [0n, 1n, 0xffffffffn, 1n << 32n, (1n << 32n) + 5n, (1n << 52n) + 3n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, 1n << 63n, (1n << 64n) - 1n, -1n, -(1n << 40n)];
+    const rng = new Prng(11n);
+    for (let i = 0; i < 2000; i++) xs.push(BigInt(rng.int(2 ** 31)) * BigInt(rng.int(2 ** 22) + 1) + BigInt(rng.int(1000)));
+    for (const x of xs) {
+      const v = BigInt.asUintN(64, x);
+      const want = new Hasher().u32(Number(v & 0xffffffffn)).u32(Number(v >> 32n)).digest();
+      if (new Hasher().big(x).digest() !== want) expect.unreachable(`big(${x})`);
     }
   });
 });

@@ -2,6 +2,8 @@
 // final avalanche). Subsystems feed their state into it in a canonical order, never in JS object
 // iteration order, so two machines that applied the same events give the same digest.
 
+import { MAX_EXACT } from './exact.ts';
+
 /**
  * Which definition Machine.stateHash() follows (docs/log-format.md, "Version history"): 1 hashes
  * all touched memory byte by byte at every call; 2 folds a cached per-4-KiB-chunk digest
@@ -114,7 +116,14 @@ export class Hasher {
     return this;
   }
 
+  /** The low then the high 32 bits of x as a u64 (from a number when x is exact as one: no BigInt steps, the same words). */
   big(x: bigint): this {
+    if (x >= 0n && x <= MAX_EXACT) {
+      const n = Number(x);
+      this.feed(n >>> 0, 32);
+      this.feed(Math.floor(n / 2 ** 32), 32);
+      return this;
+    }
     const v = BigInt.asUintN(64, x);
     this.u32(Number(v & 0xffffffffn));
     this.u32(Number(v >> 32n));
