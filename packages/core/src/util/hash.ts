@@ -116,14 +116,9 @@ export class Hasher {
     return this;
   }
 
-  /** The low then the high 32 bits of x as a u64 (from a number when x is exact as one: no BigInt steps, the same words). */
+  /** The low then the high 32 bits of x as a u64 (num()'s words for 0..2^53-1, which take no BigInt steps). */
   big(x: bigint): this {
-    if (x >= 0n && x <= MAX_EXACT) {
-      const n = Number(x);
-      this.feed(n >>> 0, 32);
-      this.feed(Math.floor(n / 2 ** 32), 32);
-      return this;
-    }
+    if (x >= 0n && x <= MAX_EXACT) return this.num(Number(x));
     const v = BigInt.asUintN(64, x);
     this.u32(Number(v & 0xffffffffn));
     this.u32(Number(v >> 32n));
