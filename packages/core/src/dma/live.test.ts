@@ -85,4 +85,26 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
     expect(live.remove(0, 'coherent', 0x1000n, 64)?.id).toBe(c.id);
     expect(live.count).toBe(0);
   });
+
+  it('the span indexes reuse the nodes of removed mappings: the pool stops growing under map/unmap churn', () => {
+    const live = new LiveMappings();
+    const round = (): void => {
+      const held: LiveMapping[] = [];
+      for (let i = 0; i < 100; i++) {
+        const sg: SgList = { segments: [], dma: [] };
+        for (let j = 0; j < 4; j++) {
+          sg.segments.push({ phys: 0x1_0000_0000n + BigInt(i * 0x10000 + j * 0x5000), size: 0x3000 });
+          sg.dma.push({ addr: 0x2_0000_0000n + BigInt(i * 0x10000 + j * 0x5000), len: 0x3000 });
+        }
+        held.push(i % 2 ? live.addSg(i % 3, 'd', sg, 2, 'direct')! : live.addSingle(i % 3, 'd', 'single', 0x3_0000_0000n + BigInt(i * 0x8000), 0x6000, 0x4_0000_0000n + BigInt(i * 0x8000), 1, 'direct', false));
+      }
+      for (const m of held) expect(live.remove(m.dev, m.kind, m.addr, m.size)).toBe(m);
+    };
+    round();
+    const pool = live.indexPoolSize();
+    expect(pool).toBeGreaterThan(0);
+    for (let r = 0; r < 10; r++) round();
+    expect(live.indexPoolSize()).toBe(pool);
+    expect(live.count).toBe(0);
+  });
 });

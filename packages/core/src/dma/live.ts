@@ -36,9 +36,9 @@ export interface LiveMapping {
   owner: Owner;
   /** Scratch for SpanIndex queries (the query that last collected it); not part of the state. */
   seen?: number;
-  /** The first and last granule of each bus / CPU span, computed once for the index (not state). */
-  busG?: number[];
-  cpuG?: number[];
+  /** The mapping's first node in the bus / CPU SpanIndex, or WIDE (not state). */
+  busNode?: number;
+  cpuNode?: number;
   /**
    * [start, end) of each bus / CPU span as numbers, flattened, computed once (not state); null
    * when some end lies beyond 2^53 and is not exact as a number. Device and CPU accesses test
@@ -96,51 +96,114 @@ function granuleBounds(spans: readonly Span[]): number[] {
  * `wide`, which every query walks. 4, 16 and 64 KiB measured alike on the bench mixes
  * (BENCHMARKS.md, fifth round); 16 KiB keeps a typical buffer to one or two granules without
  * making a query over densely packed small buffers walk many candidates.
+ *
+ * Each granule holds an intrusive doubly linked list of nodes kept in typed arrays (one node per
+ * mapping and granule), and a mapping's nodes are chained to each other, so adding a mapping
+ * allocates nothing once the pool has grown and removing one unlinks its nodes without searching
+ * any list (BENCHMARKS.md, eighth round: it replaced a Map of per-granule arrays, which made an
+ * array per new granule and searched it with indexOf on every removal).
  */
 const GRANULE_SHIFT = 14n;
 const GRANULE = 16384;
 const MAX_GRANULES = 64;
+/** LiveMapping.busNode / cpuNode of a mapping kept in `wide`. */
+const WIDE = -1;
 
 class SpanIndex {
-  private readonly granules = new Map<number, LiveMapping[]>();
+  /** Granule → its list's first node (node 0 is the null node; a granule with no nodes has no key). */
+  private readonly heads = new Map<number, number>();
+  /** Per node: the next and previous node in its granule's list. */
+  private next = new Int32Array(256);
+  private prev = new Int32Array(256);
+  /** Per node: the next node of the same mapping (0 at its last), or the next free node. */
+  private chain = new Int32Array(256);
+  /** Per node: its granule. */
+  private gran = new Float64Array(256);
+  private owner: (LiveMapping | null)[] = [null];
+  /** Nodes ever used (node 0 included), and the first free one (0: none). */
+  private used = 1;
+  private free = 0;
   private readonly wide: LiveMapping[] = [];
 
-  /** `bounds`: granuleBounds() of the spans. */
-  add(m: LiveMapping, bounds: readonly number[]): void {
+  /**
+   * Indexes m under the granules in `bounds` (granuleBounds() of its spans, flattened first/last
+   * pairs) and returns its first node, or WIDE. A granule is linked once per mapping: while a
+   * mapping is being added, its node is the head of every granule it has touched.
+   */
+  add(m: LiveMapping, bounds: readonly number[]): number {
     for (let i = 0; i < bounds.length; i += 2) {
       if (bounds[i + 1]! - bounds[i]! + 1 > MAX_GRANULES) {
         this.wide.push(m);
-        return;
+        return WIDE;
       }
     }
+    let first = 0;
+    let last = 0;
     for (let i = 0; i < bounds.length; i += 2) {
-      const last = bounds[i + 1]!;
-      for (let g = bounds[i]!; g <= last; g++) {
-        const list = this.granules.get(g);
-        if (!list) this.granules.set(g, [m]);
-        else if (list[list.length - 1] !== m) list.push(m);
+      const end = bounds[i + 1]!;
+      for (let g = bounds[i]!; g <= end; g++) {
+        const head = this.heads.get(g) ?? 0;
+        if (head !== 0 && this.owner[head] === m) continue;
+        const node = this.alloc();
+        this.next[node] = head;
+        this.prev[node] = 0;
+        if (head !== 0) this.prev[head] = node;
+        this.heads.set(g, node);
+        this.gran[node] = g;
+        this.owner[node] = m;
+        this.chain[node] = 0;
+        if (last === 0) first = node;
+        else this.chain[last] = node;
+        last = node;
       }
+    }
+    return first;
+  }
+
+  /** Unlinks m, whose add() returned `first`. */
+  remove(m: LiveMapping, first: number): void {
+    if (first === WIDE) {
+      removeAt(this.wide, this.wide.indexOf(m));
+      return;
+    }
+    const next = this.next;
+    const prev = this.prev;
+    for (let node = first; node !== 0;) {
+      const n = next[node]!;
+      const p = prev[node]!;
+      if (p !== 0) next[p] = n;
+      else if (n !== 0) this.heads.set(this.gran[node]!, n);
+      else this.heads.delete(this.gran[node]!);
+      if (n !== 0) prev[n] = p;
+      const after = this.chain[node]!;
+      this.owner[node] = null;
+      this.chain[node] = this.free;
+      this.free = node;
+      node = after;
     }
   }
 
-  remove(m: LiveMapping, bounds: readonly number[]): void {
-    const w = this.wide.length ? this.wide.indexOf(m) : -1;
-    if (w >= 0) {
-      removeAt(this.wide, w);
-      return;
+  /** Nodes the pool holds, in use or free (for tests: removing mappings returns their nodes). */
+  get poolSize(): number {
+    return this.used - 1;
+  }
+
+  private alloc(): number {
+    const f = this.free;
+    if (f !== 0) {
+      this.free = this.chain[f]!;
+      return f;
     }
-    for (let i = 0; i < bounds.length; i += 2) {
-      const last = bounds[i + 1]!;
-      for (let g = bounds[i]!; g <= last; g++) {
-        const list = this.granules.get(g);
-        if (!list) continue;
-        const at = list.indexOf(m);
-        if (at < 0) continue;
-        if (list.length === 1) this.granules.delete(g);
-        else if (at === list.length - 1) list.pop();
-        else removeAt(list, at);
-      }
+    if (this.used === this.next.length) {
+      const n = this.used * 2;
+      const grow = <T extends Int32Array | Float64Array>(a: T, b: T): T => (b.set(a), b);
+      this.next = grow(this.next, new Int32Array(n));
+      this.prev = grow(this.prev, new Int32Array(n));
+      this.chain = grow(this.chain, new Int32Array(n));
+      this.gran = grow(this.gran, new Float64Array(n));
     }
+    this.owner.push(null);
+    return this.used++;
   }
 
   /**
@@ -171,11 +234,11 @@ class SpanIndex {
       m.seen = q;
       if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
     }
+    const next = this.next;
+    const owner = this.owner;
     for (let g = first; g <= last; g++) {
-      const list = this.granules.get(g);
-      if (!list) continue;
-      for (let i = 0; i < list.length; i++) {
-        const m = list[i]!;
+      for (let node = this.heads.get(g) ?? 0; node !== 0; node = next[node]!) {
+        const m = owner[node]!;
         if (m.seen === q) continue;
         m.seen = q;
         if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
@@ -226,8 +289,6 @@ function lastGranule(start: bigint, len: number): number {
   return Number((start + BigInt(Math.max(len, 1)) - 1n) >> GRANULE_SHIFT);
 }
 
-const EMPTY_BOUNDS: number[] = [];
-
 /** A handle as a Map key (util/exact.ts exactKey): the number when exact, else the bigint. */
 type HandleKey = number | bigint;
 
@@ -257,6 +318,13 @@ export class LiveMappings {
     return this.total;
   }
 
+  /** Nodes held by the span indexes' pools (not state; for tests of node reuse). */
+  indexPoolSize(): number {
+    let n = this.cpuIdx.poolSize;
+    for (const idx of this.busIdx) n += idx?.poolSize ?? 0;
+    return n;
+  }
+
   countFor(dev: number): number {
     let n = 0;
     for (const l of this.perDev[dev]?.values() ?? []) n += l.length;
@@ -273,7 +341,7 @@ export class LiveMappings {
   }
 
   addSingle(dev: number, devName: string, kind: 'single' | 'coherent', addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean): LiveMapping {
-    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS, busR: null, cpuR: null });
+    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0, busNode: 0, cpuNode: 0, busR: null, cpuR: null });
   }
 
   /** An sg mapping: bus spans are the mapped entries (dma-iommu may merge elements), CPU spans the inputs. */
@@ -283,7 +351,7 @@ export class LiveMappings {
     const bus = sg.dma.map((d) => ({ start: d.addr, len: d.len }));
     const cpu = sg.segments.map((x) => ({ start: x.phys, len: x.size }));
     const size = sg.dma.reduce((n, d) => n + d.len, 0);
-    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0, busG: EMPTY_BOUNDS, cpuG: EMPTY_BOUNDS, busR: null, cpuR: null });
+    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0, busNode: 0, cpuNode: 0, busR: null, cpuR: null });
   }
 
   private add(e: LiveMapping): LiveMapping {
@@ -294,10 +362,8 @@ export class LiveMappings {
     else map.set(key, [e]);
     e.busR = numericRanges(e.bus);
     e.cpuR = numericRanges(e.cpu);
-    e.busG = e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus);
-    e.cpuG = e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu);
-    (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busG);
-    this.cpuIdx.add(e, e.cpuG);
+    e.busNode = (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus));
+    e.cpuNode = this.cpuIdx.add(e, e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu));
     this.total++;
     return e;
   }
@@ -322,8 +388,8 @@ export class LiveMappings {
     const m = list[i]!;
     if (list.length === 1) map.delete(key);
     else removeAt(list, i);
-    this.busIdx[dev]!.remove(m, m.busG!);
-    this.cpuIdx.remove(m, m.cpuG!);
+    this.busIdx[dev]!.remove(m, m.busNode!);
+    this.cpuIdx.remove(m, m.cpuNode!);
     this.total--;
     return m;
   }
