@@ -11,6 +11,21 @@ describe('exactNum / exactKey (dmasim helpers, not a kernel function)', () => {
     expect(exactNum(0xffff_ffff_ffff_ffffn)).toBe(-1);
   });
 
+  it('reads every bit of the two 32-bit halves: equals Number(x) across the word boundary and at random', () => {
+    const edges = [1n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 32n + 1n, 2n ** 52n, 2n ** 53n - 2n, 0x1f_ffff_0000_0001n];
+    let x = 0x9e37_79b9_7f4a_7c15n;
+    for (let i = 0; i < 2000; i++) {
+      x = (x * 6364136223846793005n + 1442695040888963407n) & 0xffff_ffff_ffff_ffffn;
+      edges.push(x >> BigInt(11 + (i % 53))); // every bit length up to 53
+    }
+    for (const v of edges) {
+      expect(exactNum(v)).toBe(Number(v));
+      expect(exactKey(v)).toBe(Number(v));
+    }
+    expect(exactNum(2n ** 64n)).toBe(-1); // would wrap to 0 in a u64 slot
+    expect(exactNum(2n ** 64n + 5n)).toBe(-1);
+  });
+
   it('gives one key per value: numbers below the cut, the bigint itself above', () => {
     expect(exactKey(0x1000n)).toBe(0x1000);
     expect(exactKey(MAX_EXACT + 1n)).toBe(MAX_EXACT + 1n);
