@@ -20,6 +20,7 @@ import {
   DebugHash,
   hash_fn,
   HASH_SIZE,
+  L1_CACHE_SHIFT,
   MAP_ERR_CHECKED,
   MAP_ERR_NOT_CHECKED,
   maperr2str,
@@ -28,8 +29,6 @@ import {
   type MapSite,
 } from './debug-hash.ts';
 
-/** L1_CACHE_SHIFT of the x86-like default platform (64-byte lines). */
-const L1_CACHE_SHIFT = 6n;
 /** CONFIG_DMA_BOUNCE_UNALIGNED_KMALLOC: arm64 selects it; the x86-like default platform does not. */
 const DMA_BOUNCE_UNALIGNED_KMALLOC = false;
 /** PREALLOC_DMA_DEBUG_ENTRIES (boot default of dma_debug_entries=). */
@@ -169,12 +168,11 @@ export class DmaDebug {
   /** active_cacheline_insert(): TO_DEVICE mappings are not tracked (the CPU cannot corrupt them). */
   private active_cacheline_insert(entry: DebugEntry): 0 | 'eexist' {
     if (entry.direction === DMA_TO_DEVICE) return 0;
-    const cln = to_cacheline_number(entry);
-    const { rc, overflow } = this.cachelines.insert(cln);
+    const { rc, overflow } = this.cachelines.insertAt(entry.paddr);
     if (overflow && !this.overlapWarned) {
       // WARN_ONCE in active_cacheline_inc_overlap: not an err_printk, so not counted.
       this.overlapWarned = true;
-      this.k.printk(`DMA-API: exceeded ${ACTIVE_CACHELINE_MAX_OVERLAP} overlapping mappings of cacheline ${hex016(cln)}`);
+      this.k.printk(`DMA-API: exceeded ${ACTIVE_CACHELINE_MAX_OVERLAP} overlapping mappings of cacheline ${hex016(to_cacheline_number(entry))}`);
       this.k.printk(this.k.warnLine('kernel/dma/debug.c', 'active_cacheline_inc_overlap'));
     }
     return rc;
@@ -182,7 +180,7 @@ export class DmaDebug {
 
   /** dma_entry_free(): drop the cacheline reference (the entry goes back to the pool). */
   private dma_entry_free(entry: DebugEntry): void {
-    if (entry.direction !== DMA_TO_DEVICE) this.cachelines.remove(to_cacheline_number(entry));
+    if (entry.direction !== DMA_TO_DEVICE) this.cachelines.removeAt(entry.paddr);
   }
 
   /** check_unmap(): every mismatch is reported, then the entry is removed anyway. */

@@ -4,8 +4,8 @@
 import { describe, expect, test } from 'vitest';
 import type { Device } from '../platform/device.ts';
 import { Prng } from '../util/prng.ts';
-import { exactRange } from '../util/exact.ts';
-import { DebugHash, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
+import { exactKey, exactRange } from '../util/exact.ts';
+import { clnKey, DebugHash, hash_fn, L1_CACHE_SHIFT, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
 
 const devs = [0, 1, 2].map((index) => ({ index, name: `d${index}` }) as unknown as Device);
 const TYPES: DebugType[] = ['single', 'phy', 'scatter-gather'];
@@ -54,5 +54,23 @@ describe('DebugHash number keys', () => {
       }
     }
     expect(found).toBeGreaterThan(100);
+  });
+});
+
+describe('hash_fn (kernel/dma/debug.c)', () => {
+  test('is (dev_addr >> HASH_FN_SHIFT) & HASH_FN_MASK over the whole u64 range', () => {
+    const rng = new Prng(13n);
+    const vals = [0n, 0x1fffn, 0x2000n, 0x7ff_e000n, 0x800_0000n, (1n << 64n) - 1n];
+    for (let i = 0; i < 4000; i++) vals.push(rng.nextU64() >> BigInt(rng.int(64)));
+    for (const a of vals) expect(hash_fn(a)).toBe(Number((a >> 13n) & 16383n));
+  });
+});
+
+describe('ActiveCachelines keys (dma-debug to_cacheline_number)', () => {
+  test('clnKey(paddr) is exactKey(paddr >> L1_CACHE_SHIFT) below, across and above 2^53', () => {
+    const rng = new Prng(11n);
+    const edges = [0n, 63n, 64n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 64n, (1n << 59n) - 1n, 1n << 59n, (1n << 59n) + 64n, (1n << 64n) - 1n];
+    for (let i = 0; i < 2000; i++) edges.push(rng.nextU64() >> BigInt(rng.int(64)));
+    for (const p of edges) expect(clnKey(p)).toBe(exactKey(p >> L1_CACHE_SHIFT));
   });
 });

@@ -3,14 +3,15 @@
 
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
-import { exactKey, exactRange } from '../util/exact.ts';
+import { exactKey, exactNum, exactRange, low32 } from '../util/exact.ts';
 import { removeAt } from '../util/array.ts';
 
 export const HASH_SIZE = 16384;
+/** L1_CACHE_SHIFT of the x86-like default platform (64-byte lines): dma-debug's cacheline size. */
+export const L1_CACHE_SHIFT = 6n;
+const L1_CACHE_BYTES = 64;
 const HASH_FN_SHIFT = 13n;
 const BUCKET_SPAN = 1n << HASH_FN_SHIFT;
-/** log2(HASH_SIZE) + HASH_FN_SHIFT: the address bits the bucket index is taken from. */
-const HASH_FN_BITS = 27;
 
 /** type2name: entry types by the name dma-debug prints ("resource" up to 6.17, "phy" from 6.18). */
 export type DebugType = 'single' | 'scatter-gather' | 'coherent' | 'noncoherent' | 'resource' | 'phy';
@@ -51,17 +52,18 @@ export type DebugRef = Pick<DebugEntry, 'dev' | 'type' | 'paddr' | 'devAddr' | '
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 
 export function hash_fn(devAddr: bigint): number {
-  // (dev_addr >> 13) & (HASH_SIZE - 1), from the low 27 bits (one BigInt operation, not three:
-  // this runs for every map, unmap, sync and mapping-error check).
-  return Number(BigInt.asUintN(HASH_FN_BITS, devAddr)) >>> 13;
+  // (dev_addr >> 13) & (HASH_SIZE - 1), from the low 32 bits (no BigInt operation: this runs for
+  // every map, unmap, sync and mapping-error check).
+  return (low32(devAddr) >>> 13) & (HASH_SIZE - 1);
 }
 
 /**
  * The match functions take the reference's exactRange (`aN`) as well: when both keys are numbers the
  * test is on numbers (every bigint comparison or sum is a runtime call, and a lookup may test many
  * entries). A number key means the range's end is exact too, so the u64 wrap cannot arise there.
+ * find() picks one by a flag, not by a function parameter: V8 does not inline a call through a
+ * parameter that sees two functions, and it ran for every entry tested.
  */
-type MatchFn = (ref: DebugRef, aN: number, entry: DebugEntry) => boolean;
 
 function exact_match(a: DebugRef, aN: number, b: DebugEntry): boolean {
   if (a.dev !== b.dev) return false; // the cheap identity test first: buckets mix devices
@@ -138,7 +140,7 @@ export class DebugHash {
    * direction and sg_call_ents. A perfect score wins at once; otherwise several matches without a
    * perfect one give "not found".
    */
-  private find(idx: number, ref: DebugRef, refN: number, match: MatchFn): DebugEntry | undefined {
+  private find(idx: number, ref: DebugRef, refN: number, exact: boolean): DebugEntry | undefined {
     const list = this.byDev.get(idx + HASH_SIZE * ref.dev.index); // match() requires ref.dev
     if (!list) return undefined;
     let ret: DebugEntry | undefined;
@@ -146,7 +148,7 @@ export class DebugHash {
     let lastLvl = -1;
     for (let i = 0; i < list.length; i++) {
       const entry = list[i]!;
-      if (!match(ref, refN, entry)) continue;
+      if (!(exact ? exact_match(ref, refN, entry) : containing_match(ref, refN, entry))) continue;
       matches++;
       let lvl = 0;
       if (entry.size === ref.size) lvl++;
@@ -164,7 +166,7 @@ export class DebugHash {
 
   /** bucket_find_exact: same device and dev_addr (unmap, free, the sg mapped-count lookup). */
   bucket_find_exact(ref: DebugRef): DebugEntry | undefined {
-    return this.find(hash_fn(ref.devAddr), ref, exactRange(ref.devAddr, ref.size), exact_match);
+    return this.find(hash_fn(ref.devAddr), ref, exactRange(ref.devAddr, ref.size), true);
   }
 
   /**
@@ -179,7 +181,7 @@ export class DebugHash {
     let index = start;
     const refN = exactRange(ref.devAddr, ref.size);
     for (let i = 0; i < limit; i++) {
-      const entry = this.find(hash_fn(index), ref, refN, containing_match);
+      const entry = this.find(hash_fn(index), ref, refN, false);
       if (entry) return entry;
       index -= BUCKET_SPAN;
     }
@@ -209,7 +211,15 @@ export class ActiveCachelines {
 
   /** radix_tree_insert + active_cacheline_inc_overlap: 'eexist' when the line is already there. */
   insert(cln: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
-    const key = exactKey(cln);
+    return this.insertKey(exactKey(cln));
+  }
+
+  /** insert() of the line holding `paddr` (its key taken without bigint steps when paddr is exact). */
+  insertAt(paddr: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
+    return this.insertKey(clnKey(paddr));
+  }
+
+  private insertKey(key: number | bigint): { rc: 0 | 'eexist'; overflow: boolean } {
     const cur = this.tree.get(key);
     if (cur === undefined) {
       this.tree.set(key, 0);
@@ -223,7 +233,15 @@ export class ActiveCachelines {
 
   /** active_cacheline_remove: a missing node reads as overlap 0 and is "deleted" again. */
   remove(cln: bigint): void {
-    const key = exactKey(cln);
+    this.removeKey(exactKey(cln));
+  }
+
+  /** remove() of the line holding `paddr`. */
+  removeAt(paddr: bigint): void {
+    this.removeKey(clnKey(paddr));
+  }
+
+  private removeKey(key: number | bigint): void {
     const overlap = (this.tree.get(key) ?? 0) - 1;
     if (overlap < 0) this.tree.delete(key);
     else this.tree.set(key, overlap);
@@ -242,6 +260,15 @@ export class ActiveCachelines {
     const lines = [...this.tree.keys()].map((k) => BigInt(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const cln of lines) h.big(cln).u32(this.tree.get(exactKey(cln))!);
   }
+}
+
+/**
+ * exactKey(paddr >> L1_CACHE_SHIFT) — the key of the cacheline holding paddr — computed on
+ * numbers when paddr is exact (the same key: a line number below 2^47 is exact too).
+ */
+export function clnKey(paddr: bigint): number | bigint {
+  const n = exactNum(paddr);
+  return n >= 0 ? Math.floor(n / L1_CACHE_BYTES) : exactKey(paddr >> L1_CACHE_SHIFT);
 }
 
 const INSERTED = Object.freeze({ rc: 0 as const, overflow: false });

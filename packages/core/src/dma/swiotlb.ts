@@ -8,6 +8,7 @@ import { ModelInputError, type Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { hex, hex016, U64_MAX } from '../util/hex.ts';
+import { low32 } from '../util/exact.ts';
 import { DMA_ATTR_NO_WARN, DMA_ATTR_SKIP_CPU_SYNC, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE } from './defs.ts';
 import { dma_capable, phys_to_dma, phys_to_dma_unencrypted } from './dma-direct.ts';
 import { arch_sync_dma_for_device } from './direct.ts';
@@ -149,7 +150,7 @@ export function is_swiotlb_buffer(k: Kernel, _dev: Device, phys: bigint): boolea
 
 /** swiotlb_align_offset(dev, align_mask, addr): the low bits of addr the bounce address must keep. */
 export function swiotlb_align_offset(dev: Device, align_mask: number, addr: bigint): number {
-  return Number(addr & 0xffffffffn) & dev.minAlignMask & (align_mask | (IO_TLB_SIZE - 1));
+  return low32(addr) & dev.minAlignMask & (align_mask | (IO_TLB_SIZE - 1));
 }
 
 /** swiotlb_max_mapping_size(dev): 256 KiB less the largest min_align_mask padding. */
@@ -164,8 +165,8 @@ function swiotlb_search_pool_area(k: Kernel, dev: Device, area_index: number, or
   const boundary_mask = dev.segmentBoundaryMask;
   const tbl_dma_addr = phys_to_dma_unencrypted(dev, m.start) & boundary_mask;
   // Only low bits take part in the alignment tests (all masks are below 2^32).
-  const tblLow = Number(tbl_dma_addr & 0xffffffffn);
-  const origLow = Number(orig_addr & 0xffffffffn);
+  const tblLow = low32(tbl_dma_addr);
+  const origLow = low32(orig_addr);
   let iotlb_align_mask = dev.minAlignMask;
   const nslots = nr_slots(alloc_size);
   const offset = swiotlb_align_offset(dev, 0, orig_addr);
@@ -278,7 +279,7 @@ function swiotlb_bounce(k: Kernel, dev: Device, tlb_addr: bigint, size: number, 
   let alloc_size = m.allocSize[index]!;
   if (orig_addr === INVALID_PHYS_ADDR) return;
   k.out.ran.swiotlb = true;
-  const tlb_offset = (Number(tlb_addr & 0xffffffffn) & (IO_TLB_SIZE - 1)) - swiotlb_align_offset(dev, 0, orig_addr);
+  const tlb_offset = (low32(tlb_addr) & (IO_TLB_SIZE - 1)) - swiotlb_align_offset(dev, 0, orig_addr);
   orig_addr = BigInt.asUintN(64, orig_addr + BigInt(tlb_offset));
   alloc_size -= tlb_offset;
   // alloc_size is a size_t in the kernel: a negative value is huge and never clamps.

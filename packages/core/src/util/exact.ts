@@ -22,6 +22,13 @@ function toNumber(x: bigint): number {
   return HALVES[1]! * 4294967296 + HALVES[0]!;
 }
 
+/** x mod 2^32 (two's complement for negative x), as BigInt.asUintN(32, x) gives it, as a number. */
+export function low32(x: bigint): number {
+  if (!LE) return Number(BigInt.asUintN(32, x));
+  U64[0] = x; // the slot keeps x mod 2^64
+  return HALVES[0]!;
+}
+
 /** x as a number when it is exact as one (0 ≤ x ≤ 2^53 - 1), else -1. */
 export function exactNum(x: bigint): number {
   return x >= 0n && x <= MAX_EXACT ? toNumber(x) : -1;
