@@ -4,12 +4,12 @@
 import type { PlatformConfig } from '../config.ts';
 import { ModelInputError } from '../kernel.ts';
 import { chunkDigest, STATE_HASH_VERSION, type Hasher, type StateHashVersion, type WordDigest } from '../util/hash.ts';
+import { exactNum, low32 } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
 
 /** Contents are stored in 4 KiB chunks, whatever the platform page size. */
 const CHUNK_SHIFT = 12n;
 const CHUNK = 4096;
-const CHUNK_MASK = 0xfffn;
 const FOUR_GIB = 1n << 32n;
 /** Zeros: what a chunk never written reads as (see Memory.view). */
 const ZERO_CHUNK = new Uint8Array(4096);
@@ -36,12 +36,13 @@ class Chunk implements WordDigest {
 
 /** The number of the 4 KiB chunk holding phys (below 2^52: exact as a number). */
 function chunkOf(phys: bigint): number {
-  return Number(phys >> CHUNK_SHIFT);
+  const n = exactNum(phys);
+  return n >= 0 ? Math.floor(n / CHUNK) : Number(phys >> CHUNK_SHIFT);
 }
 
 /** phys's offset in its chunk. */
 function offsetOf(phys: bigint): number {
-  return Number(phys & CHUNK_MASK);
+  return low32(phys) & (CHUNK - 1);
 }
 
 /**
