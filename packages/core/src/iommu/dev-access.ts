@@ -9,6 +9,7 @@ import type { Fault } from '../events.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
 import { exactStart } from '../dma/live.ts';
+import { low32 } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
 import { IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
 import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, report_iommu_fault, type IommuDomain } from './iommu.ts';
@@ -71,7 +72,7 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   // (NVMe transfers cross dozens of pages); a bigint address is made only for a report.
   const a0 = exactStart(addr, size); // the boundary of dma/live.ts and util/exact.ts
   const fast = a0 >= 0;
-  const off0 = Number(addr & dom.gmask);
+  const off0 = low32(addr) & (g - 1); // the granule is at most 1 GiB: its offset lies in the low 32 bits
   let pfn = dom.pfn(addr);
   // A read inside one page is read in one piece (a view of memory when Memory.aliasReads allows);
   // a longer one is gathered page by page into a buffer.

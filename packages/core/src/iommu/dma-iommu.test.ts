@@ -306,6 +306,26 @@ describe('strict vs lazy invalidation and device access', () => {
     expect(call(() => iommu_dma_map_phys(k, k.deviceList[0]!, 0x20002000n, 4096, DMA_TO_DEVICE, 0)).r).toBe(iova);
   });
 
+  it('64 KiB granule: device accesses translate by the domain granule, the offset inside it kept (iommu_dma_map_phys, iova_offset)', () => {
+    const { call, dev, k, write, read } = setup({ domains: [{ name: 'D0', granule: 65536 }] });
+    // 0x20012345 lies 0x2345 into its 64 KiB granule: the IOVA keeps that offset.
+    const phys = 0x2001_2345n;
+    const iova = call(() => iommu_dma_map_phys(k, dev(), phys, 0x10000, DMA_BIDIRECTIONAL, 0)).r; // two granules
+    expect(iova & 0xffffn).toBe(0x2345n);
+    // 0x5000 into the buffer: past the first 4 KiB page but inside the same granule, and a write
+    // that crosses into the next granule.
+    expect(write(0, iova + 0x5000n, 16, 0x5a).out.fault).toBe('none');
+    expect(k.mem.read(phys + 0x5000n, 16)).toEqual(new Uint8Array(16).fill(0x5a));
+    const across = 0x1_0000n - 0x2345n - 8n; // 8 bytes before the granule boundary
+    expect(write(0, iova + across, 16, 0xa5).out.fault).toBe('none');
+    expect(k.mem.read(phys + across, 16)).toEqual(new Uint8Array(16).fill(0xa5));
+    const r = read(0, iova + 0x5000n, 16);
+    expect(r.out.fault).toBe('none');
+    expect([...r.out.data!]).toEqual(new Array<number>(16).fill(0x5a));
+    // Past the second granule nothing is mapped.
+    expect(write(0, iova + 0x2_0000n - 0x2345n, 4, 0x1).out.fault).toBe('unmapped');
+  });
+
   it('lazy: a page the device never touched has no IOTLB entry, so it faults right after unmap', () => {
     const { call, dev, k, write } = setup({ domains: [{ name: 'D0', mode: 'lazy' }] });
     const iova = call(() => iommu_dma_map_phys(k, dev(), 0x20000000n, 4096, DMA_FROM_DEVICE, 0)).r;

@@ -6,6 +6,7 @@ import type { DomainConfig } from '../config.ts';
 import { ModelInputError, type Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
+import { exactNum } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
 import { trace_iommu_map, trace_iommu_unmap } from '../dma/trace.ts';
 import { FlushQueue } from './flush-queue.ts';
@@ -86,7 +87,8 @@ export class IommuDomain {
   }
 
   pfn(iova: bigint): number {
-    return Number(iova >> this.shift);
+    const n = exactNum(iova); // on numbers when exact: no BigInt shift per call
+    return n >= 0 ? Math.floor(n / this.granule) : Number(iova >> this.shift);
   }
 
   iova(pfn: number): bigint {
