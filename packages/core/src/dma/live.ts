@@ -212,21 +212,19 @@ class SpanIndex {
    * instead of a search of the result).
    */
   query(start: bigint, end: bigint, bus: boolean): LiveMapping[] | null {
-    return this.collect(firstGranule(start), Number((end - 1n) >> GRANULE_SHIFT), bus, start, end);
+    return this.collect(firstGranule(start), Number((end - 1n) >> GRANULE_SHIFT), bus, 0, 0, start, end);
   }
 
   /** query() for a range whose start and end are exact as numbers (the same mappings, in the same order). */
   queryN(start: number, end: number, bus: boolean): LiveMapping[] | null {
-    QUERY_RANGE[0] = start;
-    QUERY_RANGE[1] = end;
-    return this.collect(Math.floor(start / GRANULE), Math.floor((end - 1) / GRANULE), bus, null, null);
+    return this.collect(Math.floor(start / GRANULE), Math.floor((end - 1) / GRANULE), bus, start, end, null, null);
   }
 
   /**
-   * The walk of both: the range as bigints when startB is given, else as the numbers in QUERY_RANGE.
+   * The walk of both: the range as bigints when startB is given, else as the numbers startN/endN.
    * (No closure for the test: tsx keeps function names, which costs a defineProperty per closure made.)
    */
-  private collect(first: number, last: number, bus: boolean, startB: bigint | null, endB: bigint | null): LiveMapping[] | null {
+  private collect(first: number, last: number, bus: boolean, startN: number, endN: number, startB: bigint | null, endB: bigint | null): LiveMapping[] | null {
     if (last - first > 4 * MAX_GRANULES) return null;
     const q = ++queryStamp;
     const out = queryOut;
@@ -234,7 +232,7 @@ class SpanIndex {
     for (let i = 0; i < this.wide.length; i++) {
       const m = this.wide[i]!;
       m.seen = q;
-      if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus)) out.push(m);
+      if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
     }
     const next = this.next;
     const owner = this.owner;
@@ -243,7 +241,7 @@ class SpanIndex {
         const m = owner[node]!;
         if (m.seen === q) continue;
         m.seen = q;
-        if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus)) out.push(m);
+        if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
       }
     }
     if (out.length > 1) sortById(out);
@@ -252,20 +250,11 @@ class SpanIndex {
 }
 
 /** Overlap of a mapping's bus or CPU spans with [start, end): on numbers when its spans are exact. */
-function overlapsEither(m: LiveMapping, bus: boolean): boolean {
-  const start = QUERY_RANGE[0]!;
-  const end = QUERY_RANGE[1]!;
+function overlapsEither(m: LiveMapping, bus: boolean, start: number, end: number): boolean {
   const r = bus ? m.busR : m.cpuR;
   if (r) return overlapsN(r, start, end);
   return overlaps(bus ? m.bus : m.cpu, BigInt(start), BigInt(end));
 }
-
-/**
- * [start, end) of the current queryN(), for overlapsEither: read from a Float64Array, the numbers
- * stay unboxed, where passed as arguments to calls V8 does not inline, each (an address above
- * 2^31 is not a small integer) was a 16-byte heap number per call and per candidate.
- */
-const QUERY_RANGE = new Float64Array(2);
 
 let queryStamp = 0;
 /**
