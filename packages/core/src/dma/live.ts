@@ -99,8 +99,7 @@ function granuleBounds(spans: readonly Span[]): number[] {
  *
  * Each granule holds an intrusive doubly linked list of nodes kept in typed arrays (one node per
  * mapping and granule), and a mapping's nodes are chained to each other, so adding a mapping
- * allocates nothing once the pool has grown and removing one unlinks its nodes without searching
- * any list (BENCHMARKS.md, eighth round: it replaced a Map of per-granule arrays, which made an
+ * makes no array per granule and removing one unlinks its nodes without searching any list (BENCHMARKS.md, eighth round: it replaced a Map of per-granule arrays, which made an
  * array per new granule and searched it with indexOf on every removal).
  */
 const GRANULE_SHIFT = 14n;

@@ -72,7 +72,8 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
   // (NVMe transfers cross dozens of pages); a bigint address is made only for a report.
   const a0 = exactStart(addr, size); // the boundary of dma/live.ts and util/exact.ts
   const fast = a0 >= 0;
-  const off0 = low32(addr) & (g - 1); // the granule is at most 1 GiB: its offset lies in the low 32 bits
+  // A scenario's granule is at most 1 GiB (schema-machine.ts): its offset lies in the low 32 bits.
+  const off0 = g <= 0x4000_0000 ? low32(addr) & (g - 1) : Number(addr & dom.gmask);
   let pfn = dom.pfn(addr);
   // A read inside one page is read in one piece (a view of memory when Memory.aliasReads allows);
   // a longer one is gathered page by page into a buffer.

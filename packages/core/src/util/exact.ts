@@ -13,18 +13,19 @@ export const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
  */
 const U64 = new BigUint64Array(1);
 const HALVES = new Uint32Array(U64.buffer);
-const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Typed-array views read memory as little-endian words on this host (true on x86 and ARM). */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** x (0 ≤ x ≤ 2^53 - 1) as a number. */
 function toNumber(x: bigint): number {
-  if (!LE) return Number(x);
+  if (!LITTLE_ENDIAN) return Number(x);
   U64[0] = x;
   return HALVES[1]! * 4294967296 + HALVES[0]!;
 }
 
 /** x mod 2^32 (two's complement for negative x), as BigInt.asUintN(32, x) gives it, as a number. */
 export function low32(x: bigint): number {
-  if (!LE) return Number(BigInt.asUintN(32, x));
+  if (!LITTLE_ENDIAN) return Number(BigInt.asUintN(32, x));
   U64[0] = x; // the slot keeps x mod 2^64
   return HALVES[0]!;
 }

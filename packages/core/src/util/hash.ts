@@ -2,7 +2,9 @@
 // final avalanche). Subsystems feed their state into it in a canonical order, never in JS object
 // iteration order, so two machines that applied the same events give the same digest.
 
-import { MAX_EXACT } from './exact.ts';
+import { LITTLE_ENDIAN, MAX_EXACT } from './exact.ts';
+
+export { LITTLE_ENDIAN };
 
 /**
  * Which definition Machine.stateHash() follows (docs/log-format.md, "Version history"): 1 hashes
@@ -13,8 +15,6 @@ import { MAX_EXACT } from './exact.ts';
 export type StateHashVersion = 1 | 2;
 export const STATE_HASH_VERSION: StateHashVersion = 2;
 
-/** Int32Array views read memory as little-endian words on this host (true on x86 and ARM). */
-export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** A chunk's cached digest: two 32-bit lanes, and whether every byte is 0. */
 export interface WordDigest {
