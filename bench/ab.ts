@@ -12,7 +12,7 @@
 
 import '../packages/cli/src/v8-tuning.ts'; // as dmasim and the bench run
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -33,7 +33,6 @@ const dir = mkdtempSync(join(tmpdir(), 'dmasim-ab-'));
 try {
   const tar = execFileSync('git', ['archive', commit, 'packages/core/src', 'packages/core/package.json'], { cwd: root, maxBuffer: 1 << 30 });
   execFileSync('tar', ['-x', '-C', dir], { input: tar });
-  mkdirSync(join(dir, 'packages/core'), { recursive: true });
   symlinkSync(join(root, 'packages/core/node_modules'), join(dir, 'packages/core/node_modules'));
   const load = async (base: string): Promise<Replay> =>
     ((await import(pathToFileURL(join(base, 'packages/core/src/index.ts')).href)) as { replay: Replay }).replay;
