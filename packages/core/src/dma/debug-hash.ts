@@ -209,17 +209,12 @@ export class ActiveCachelines {
   /** Keyed by the cacheline number as a number when exact (cheaper to hash), else as the bigint. */
   private readonly tree = new Map<number | bigint, number>();
 
-  /** radix_tree_insert + active_cacheline_inc_overlap: 'eexist' when the line is already there. */
-  insert(cln: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
-    return this.insertKey(exactKey(cln));
-  }
-
-  /** insert() of the line holding `paddr` (its key taken without bigint steps when paddr is exact). */
+  /**
+   * radix_tree_insert + active_cacheline_inc_overlap of the line holding `paddr`: 'eexist' when the
+   * line is already there. (Keyed by clnKey: no bigint steps when paddr is exact.)
+   */
   insertAt(paddr: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
-    return this.insertKey(clnKey(paddr));
-  }
-
-  private insertKey(key: number | bigint): { rc: 0 | 'eexist'; overflow: boolean } {
+    const key = clnKey(paddr);
     const cur = this.tree.get(key);
     if (cur === undefined) {
       this.tree.set(key, 0);
@@ -231,17 +226,9 @@ export class ActiveCachelines {
     return EEXIST;
   }
 
-  /** active_cacheline_remove: a missing node reads as overlap 0 and is "deleted" again. */
-  remove(cln: bigint): void {
-    this.removeKey(exactKey(cln));
-  }
-
-  /** remove() of the line holding `paddr`. */
+  /** active_cacheline_remove of the line holding `paddr`: a missing node reads as overlap 0 and is "deleted" again. */
   removeAt(paddr: bigint): void {
-    this.removeKey(clnKey(paddr));
-  }
-
-  private removeKey(key: number | bigint): void {
+    const key = clnKey(paddr);
     const overlap = (this.tree.get(key) ?? 0) - 1;
     if (overlap < 0) this.tree.delete(key);
     else this.tree.set(key, overlap);
