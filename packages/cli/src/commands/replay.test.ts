@@ -97,10 +97,10 @@ describe('dmasim run --record / replay', () => {
   it('exits 2 with a clear message for an unknown format version, a non-log, a missing file', async () => {
     const log = await recorded('v.dlog');
     const b = Uint8Array.from(readFileSync(log));
-    b[8] = 4;
-    writeFileSync(join(dir, 'v4.dlog'), b);
-    expect(await main(['replay', join(dir, 'v4.dlog')])).toBe(2);
-    expect(io.stderr).toContain('log format version 4 is not supported (this dmasim reads versions 1, 2 and 3)');
+    b[8] = 5;
+    writeFileSync(join(dir, 'v5.dlog'), b);
+    expect(await main(['replay', join(dir, 'v5.dlog')])).toBe(2);
+    expect(io.stderr).toContain('log format version 5 is not supported (this dmasim reads versions 1, 2, 3 and 4)');
     expect(await main(['log', SCENARIO])).toBe(2);
     expect(io.stderr).toContain('not a dmasim event log');
     expect(await main(['replay', join(dir, 'nope.dlog')])).toBe(2);

@@ -167,15 +167,15 @@ describe('log writer and reader', () => {
     expect(ok.version).toBe(LOG_FORMAT_VERSION);
     expect(ok.header.format).toBe(LOG_FORMAT_VERSION);
     ok.close();
-    bad[8] = 4;
-    writeFileSync(join(dir, 'v4.dlog'), bad);
-    expect(() => LogReader.open(join(dir, 'v4.dlog'))).toThrow(LogVersionError);
-    expect(() => LogReader.open(join(dir, 'v4.dlog'))).toThrow(/log format version 4 is not supported \(this dmasim reads versions 1, 2 and 3\)/);
+    bad[8] = 5;
+    writeFileSync(join(dir, 'v5.dlog'), bad);
+    expect(() => LogReader.open(join(dir, 'v5.dlog'))).toThrow(LogVersionError);
+    expect(() => LogReader.open(join(dir, 'v5.dlog'))).toThrow(/log format version 5 is not supported \(this dmasim reads versions 1, 2, 3 and 4\)/);
     // A version this code reads, but not the one the header was written with: refused, not
     // replayed with the wrong digest definitions.
     bad[8] = 2;
-    writeFileSync(join(dir, 'v2-header-v3.dlog'), bad);
-    expect(() => LogReader.open(join(dir, 'v2-header-v3.dlog'))).toThrow(/format 3, the preamble says version 2/);
+    writeFileSync(join(dir, 'v2-header-v4.dlog'), bad);
+    expect(() => LogReader.open(join(dir, 'v2-header-v4.dlog'))).toThrow(/format 4, the preamble says version 2/);
     writeFileSync(join(dir, 'junk.dlog'), 'steps: []\n');
     expect(() => LogReader.open(join(dir, 'junk.dlog'))).toThrow(/not a dmasim event log/);
     expect(PREAMBLE_BYTES).toBe(12);

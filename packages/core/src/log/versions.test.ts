@@ -1,8 +1,9 @@
 // Log format versions: committed logs of older versions must keep replaying identically — same
-// outcome digests, same state hashes — and new logs are version 3 and round-trip.
+// outcome digests, same state hashes — and new logs are version 4 and round-trip.
 // fixtures/v1-small.dlog was recorded by the code before version 2 existed, fixtures/v2-mixed.dlog
 // (the bench's `mixed` mix, 8 devices: dma-direct, swiotlb, strict and lazy IOMMU domains,
-// scatterlists, coherent buffers, P2P) by the code before version 3.
+// scatterlists, coherent buffers, P2P) by the code before version 3, and fixtures/v3-mixed.dlog
+// (the same mix, seed 1, 3890 events) by the code before version 4.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import { LogWriter } from './writer.ts';
 
 const V1 = fileURLToPath(new URL('./fixtures/v1-small.dlog', import.meta.url));
 const V2 = fileURLToPath(new URL('./fixtures/v2-mixed.dlog', import.meta.url));
+const V3 = fileURLToPath(new URL('./fixtures/v3-mixed.dlog', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-versions-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -111,7 +113,35 @@ describe('log format versions', () => {
     for (const n of ['dma_map_phys', 'dma_unmap_phys', 'dma_map_sg', 'dma_unmap_sg', 'swiotlb_bounced', 'map', 'unmap', 'dma_alloc', 'dma_free']) expect(names).toContain(n);
   });
 
-  it('new logs are version 3 and replay identically, state marks and all', () => {
+  it('replays the committed version-3 log identically (read data folded by words())', () => {
+    const rd = LogReader.open(V3);
+    expect(rd.version).toBe(3);
+    rd.close();
+    const r = replay(V3);
+    expect(r.divergence).toBeUndefined();
+    expect(r.verdict).toBe('identical');
+    expect(r.events).toBe(3890);
+    expect(r.machine.hashVersion).toBe(2);
+    expect(r.state).toBe(r.log.end?.state);
+  });
+
+  it('the version-3 fixture exercises the data fold: version 4 digests differ exactly where a call read 16 bytes or more', () => {
+    const rd = LogReader.open(V3);
+    const m = new Machine(rd.header.config);
+    let blocks = 0;
+    for (const rec of rd.records()) {
+      const out = m.apply(rec.event);
+      expect(outcomeDigest(out, 3).hi).toBe(rec.tag);
+      if (out.data && out.data.length >= 16) {
+        blocks++;
+        expect(outcomeDigest(out, 4).hi).not.toBe(rec.tag);
+      } else expect(outcomeDigest(out, 4).hi).toBe(rec.tag);
+    }
+    rd.close();
+    expect(blocks).toBeGreaterThan(500);
+  });
+
+  it('new logs are version 4 and replay identically, state marks and all', () => {
     const path = join(dir, 'v2.dlog');
     const w = LogWriter.open(path, { dmasim: 'test', config }, { batchEvents: 64, stateHashEvery: 25, stateHash: () => m.stateHash() });
     const m = new RecordingMachine(config, w);
@@ -119,13 +149,13 @@ describe('log format versions', () => {
     const end = w.close(m.stateHash());
     const rd = LogReader.open(path);
     expect(rd.version).toBe(LOG_FORMAT_VERSION);
-    expect(LOG_FORMAT_VERSION).toBe(3);
+    expect(LOG_FORMAT_VERSION).toBe(4);
     rd.close();
     const r = replay(path);
     expect(r.verdict).toBe('identical');
     expect(r.events).toBe(EVENTS);
     expect(r.statesChecked).toBe(Math.floor(EVENTS / 25) + 1);
-    expect(r.machine.hashVersion).toBe(2); // version 3 changed the outcome digest only
+    expect(r.machine.hashVersion).toBe(2); // versions 3 and 4 changed the outcome digest only
     expect(r.state).toBe(end.state);
     // The same run's version-1 hash is a different value: the marks really are version 2's definition.
     m.hashVersion = 1;

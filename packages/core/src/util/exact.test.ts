@@ -1,6 +1,6 @@
 // The bigint ↔ number boundary the hot paths rely on: exact below 2^53, never rounded.
 import { describe, expect, it } from 'vitest';
-import { exactKey, exactNum, low32, MAX_EXACT } from './exact.ts';
+import { exactKey, exactNum, high32, low32, MAX_EXACT } from './exact.ts';
 
 describe('exactNum / exactKey (dmasim helpers, not a kernel function)', () => {
   it('converts 0 .. 2^53 - 1 and refuses negatives and 2^53 and above', () => {
@@ -35,13 +35,16 @@ describe('exactNum / exactKey (dmasim helpers, not a kernel function)', () => {
     expect(m.size).toBe(2);
   });
 
-  it('low32 is BigInt.asUintN(32, x), negatives and values past 2^64 included', () => {
+  it('low32 and high32 are the halves of BigInt.asUintN(64, x), negatives and values past 2^64 included', () => {
     const vals = [0n, 1n, -1n, -(2n ** 63n), 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 12345n, 2n ** 64n - 1n, 2n ** 64n, 2n ** 64n + 0x1234n, 2n ** 80n + 7n, -(2n ** 70n) - 3n];
     let x = 0x243f_6a88_85a3_08d3n;
     for (let i = 0; i < 2000; i++) {
       x = (x * 6364136223846793005n + 1442695040888963407n) & 0xffff_ffff_ffff_ffffn;
       vals.push(i % 2 ? x : -x);
     }
-    for (const v of vals) expect(low32(v)).toBe(Number(BigInt.asUintN(32, v)));
+    for (const v of vals) {
+      expect(low32(v)).toBe(Number(BigInt.asUintN(32, v)));
+      expect(high32(v)).toBe(Number(BigInt.asUintN(64, v) >> 32n));
+    }
   });
 });

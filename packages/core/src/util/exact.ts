@@ -30,6 +30,13 @@ export function low32(x: bigint): number {
   return HALVES[0]!;
 }
 
+/** The high 32 bits of x mod 2^64 (BigInt.asUintN(64, x) >> 32n), as a number. */
+export function high32(x: bigint): number {
+  if (!LITTLE_ENDIAN) return Number(BigInt.asUintN(64, x) >> 32n);
+  U64[0] = x;
+  return HALVES[1]!;
+}
+
 /** x as a number when it is exact as one (0 ≤ x ≤ 2^53 - 1), else -1. */
 export function exactNum(x: bigint): number {
   return x >= 0n && x <= MAX_EXACT ? toNumber(x) : -1;
