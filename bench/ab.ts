@@ -7,7 +7,9 @@
 // (the process's, GC helper threads included) as median and fastest, the median of the paired
 // ratios new / old (each pair ran back to back), and the wall-clock rate.
 //   pnpm tsx bench/ab.ts [--ref REF] [--rounds N] LOG...      (REF default HEAD, N default 8)
-// Logs come from `bench/profile-replay.ts MIX EVENTS record` or any `dmasim` run. A tool for
+// Logs come from `bench/profile-replay.ts MIX EVENTS record` or any `dmasim` run. A LOG given as
+// OLD_LOG=NEW_LOG has each side replay its own file: the same run recorded by each side, for a
+// change of the log format that REF cannot read (both must hold the same events). A tool for
 // BENCHMARKS.md, not part of `pnpm bench`.
 
 import '../packages/cli/src/v8-tuning.ts'; // as dmasim and the bench run
@@ -39,20 +41,25 @@ try {
   const sides: [string, Replay][] = [[`old (${commit})`, await load(dir)], ['new (working tree)', await load(root)]];
 
   for (const log of logs) {
+    const files = log.includes('=') ? log.split('=', 2) : [log, log];
     const cpu: number[][] = [[], []];
     const wall: number[][] = [[], []];
     const once = (side: number): void => {
       const c = process.cpuUsage();
       const t = performance.now();
-      const r = sides[side]![1](log, {});
+      const r = sides[side]![1](files[side]!, {});
       const ms = performance.now() - t;
       const u = process.cpuUsage(c);
-      if (r.verdict !== 'identical') throw new Error(`${sides[side]![0]}: replay of ${log} is ${r.verdict}`);
+      if (r.verdict !== 'identical') throw new Error(`${sides[side]![0]}: replay of ${files[side]} is ${r.verdict}`);
+      if (events[side] === 0) events[side] = r.events;
+      else if (events[side] !== r.events) throw new Error(`${files[side]}: ${r.events} events, then ${events[side]}`);
       cpu[side]!.push((u.user + u.system) / r.events);
       wall[side]!.push((r.events / ms) * 1000);
     };
+    const events = [0, 0];
     once(0); // warm-up of each side, not counted
     once(1);
+    if (events[0] !== events[1]) throw new Error(`${log}: the two logs hold ${events[0]} and ${events[1]} events`);
     cpu[0] = [];
     cpu[1] = [];
     wall[0] = [];
