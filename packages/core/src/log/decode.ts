@@ -10,6 +10,7 @@ import { LogFormatError, packr } from './format.ts';
 import { schemaOf, type OpSchema } from './schema.ts';
 import { readDma, SegDecoder } from './sglist.ts';
 import { ByteReader } from './varint.ts';
+import { exactNum } from '../util/exact.ts';
 
 /** Generic events come back from msgpack with Buffers where Uint8Arrays went in. */
 function fixGeneric(v: unknown): Event {
@@ -17,6 +18,14 @@ function fixGeneric(v: unknown): Event {
   if (ev.data instanceof Uint8Array) ev.data = Uint8Array.from(ev.data);
   return ev as unknown as Event;
 }
+
+/** The decoder's scope: also each address predictor as a number (exactNum: -1 when not exact), for ByteReader.addDelta. */
+interface DecScope extends Scope {
+  physN: number;
+  addrN: number;
+  cpuAddrN: number;
+}
+const newDecScope = (): DecScope => ({ ...newScope(), physN: 0, addrN: 0, cpuAddrN: 0 });
 
 interface Shape {
   generic: boolean;
@@ -97,8 +106,8 @@ export class BatchCursor {
   private readonly shapes: Shape[];
   private readonly r: ByteReader;
   private readonly tags: ByteReader;
-  private readonly scopes = new Map<string, Scope>();
-  private readonly hist = new Map<string, Map<number, { addr: bigint; size: number }>>();
+  private readonly scopes = new Map<string, DecScope>();
+  private readonly hist = new Map<string, Map<number, { addr: bigint; addrN: number; size: number }>>();
   private readonly lastSize: number[] = [];
   private readonly segDecoders = new Map<string, SegDecoder>();
   private ext = 0;
@@ -138,7 +147,7 @@ export class BatchCursor {
       if (!sh) throw new LogFormatError(`record ${i} refers to shape ${shapeId} of ${this.shapes.length}`);
       const key = sh.dev ?? '';
       let scope = this.scopes.get(key);
-      if (!scope) this.scopes.set(key, (scope = newScope()));
+      if (!scope) this.scopes.set(key, (scope = newDecScope()));
       let event: Event;
       let primary: bigint | undefined;
       if (sh.generic) event = fixGeneric(this.nextExt());
@@ -157,9 +166,19 @@ export class BatchCursor {
               if (!h) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
               v = h.addr;
               refSize = h.size;
-            } else v = scope.addr + r.sbig();
-          } else v = scope[f] + r.sbig();
-          scope[f] = v;
+              scope.addrN = h.addrN;
+            } else {
+              v = r.addDelta(scope.addr, scope.addrN);
+              scope.addrN = r.lastN;
+            }
+            scope.addr = v;
+          } else if (f === 'phys') {
+            v = scope.phys = r.addDelta(scope.phys, scope.physN);
+            scope.physN = r.lastN;
+          } else {
+            v = scope.cpuAddr = r.addDelta(scope.cpuAddr, scope.cpuAddrN);
+            scope.cpuAddrN = r.lastN;
+          }
           ev[f] = v;
           primary ??= v;
         }
@@ -206,7 +225,7 @@ export class BatchCursor {
         case R_DELTA: {
           const last = scope.results.get(sh.path);
           if (last === undefined) throw new LogFormatError(`record ${i}: result delta without a base`);
-          result = last + r.sbig();
+          result = r.addDelta(last, exactNum(last));
           break;
         }
         case R_SIGNED: result = r.sbig(); break;
@@ -218,7 +237,7 @@ export class BatchCursor {
         if (sh.schema!.mapLike) {
           let h = this.hist.get(key);
           if (!h) this.hist.set(key, (h = new Map()));
-          h.set(++scope.ord, { addr: result, size: (event as { size: number }).size });
+          h.set(++scope.ord, { addr: result, addrN: exactNum(result), size: (event as { size: number }).size });
         }
       }
       const rec: LogRecord = { seq: this.firstSeq + i, event, result, error: sh.error, path: sh.path, tag: this.tags.u32() };

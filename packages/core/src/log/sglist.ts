@@ -4,6 +4,7 @@
 
 import type { Segment, SgList } from '../events.ts';
 import type { ByteReader, ByteWriter } from './varint.ts';
+import { exactNum } from '../util/exact.ts';
 
 const I63 = 1n << 63n;
 const U64 = 1n << 64n;
@@ -104,13 +105,18 @@ export class SegDecoder {
     }
     const n = r.uint();
     const out: Segment[] = [];
-    let end = 0n;
+    // Each address from the previous segment's end: prev + prevSize (exact as a number in prevN, or -1).
+    let prev = 0n;
+    let prevN = 0;
+    let prevSize = 0;
     let size = 0;
     for (let i = 0; i < n; i++) {
-      const phys = end + r.sbig();
+      const phys = r.addDelta(prev, prevN, prevSize);
       size += r.sint();
       out.push({ phys, size });
-      end = phys + BigInt(size);
+      prev = phys;
+      prevN = r.lastN;
+      prevSize = size;
     }
     this.recent.push(out.map((s) => ({ phys: s.phys, size: s.size })));
     if (this.recent.length > RECENT) this.recent.shift();
@@ -142,13 +148,18 @@ export function writeDma(w: ByteWriter, dma: SgList['dma'], segs: readonly Segme
 export function readDma(r: ByteReader, segs: readonly Segment[]): SgList['dma'] {
   const n = r.uint();
   const out: SgList['dma'] = [];
-  let end = segs[0]?.phys ?? 0n;
+  // The first address from the first segment's phys, then each from the previous entry's end.
+  let prev = segs[0]?.phys ?? 0n;
+  let prevN = exactNum(prev);
+  let prevLen = 0;
   let len = segs[0]?.size ?? 0;
   for (let i = 0; i < n; i++) {
-    const addr = end + r.sbig();
+    const addr = r.addDelta(prev, prevN, prevLen);
     len += r.sint();
     out.push({ addr, len });
-    end = addr + BigInt(len);
+    prev = addr;
+    prevN = r.lastN;
+    prevLen = len;
   }
   return out;
 }

@@ -2,6 +2,8 @@
 // record stream of a log batch. Numbers up to 2^53; bigints up to 70 bits (64-bit values and
 // the differences between two of them).
 
+import { exactNum } from '../util/exact.ts';
+
 const TWO53 = 2n ** 53n;
 /** Doubles below this in magnitude are exact integers, their differences are exact and zigzag below 2^53. */
 export const EXACT = 2 ** 52;
@@ -175,6 +177,44 @@ export class ByteReader {
   sbig(): bigint {
     const z = this.ubig();
     return z & 1n ? -((z + 1n) >> 1n) : z >> 1n;
+  }
+
+  /** What the last addDelta() returned, as a number; -1 when it is not exact as one (util/exact.ts exactNum). */
+  lastN = -1;
+
+  /**
+   * base + plus + sbig(): an address read as a delta from a predictor (plus: a length added to it,
+   * e.g. the end of the previous segment), given base also as a number (baseN: exactNum(base), -1
+   * when it is not exact). When baseN is exact, the varint is at most 7 bytes (|delta| < 2^48) and
+   * the sum is exact, the sum is taken in numbers and only the result becomes a BigInt: one
+   * allocation, where sbig() and the additions take five or more BigInt steps (BENCHMARKS.md,
+   * ninth round). Otherwise in bigints, with the same value. Sets lastN.
+   */
+  addDelta(base: bigint, baseN: number, plus = 0): bigint {
+    const start = this.pos;
+    if (baseN >= 0) {
+      const from = baseN + plus;
+      const b = this.buf;
+      let p = start;
+      let z = 0;
+      let mul = 1;
+      for (let i = 0; i < 7 && p < this.end && from <= Number.MAX_SAFE_INTEGER; i++) {
+        const x = b[p++]!;
+        z += (x & 0x7f) * mul;
+        if (x < 0x80) {
+          const v = from + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+          if (v < 0 || v > Number.MAX_SAFE_INTEGER) break;
+          this.pos = p;
+          this.lastN = v;
+          return BigInt(v);
+        }
+        mul *= 128;
+      }
+    }
+    this.pos = start;
+    const v = (plus === 0 ? base : base + BigInt(plus)) + this.sbig();
+    this.lastN = exactNum(v);
+    return v;
   }
 
   u32(): number {
