@@ -118,6 +118,14 @@ class SpanIndex {
   private chain = new Int32Array(256);
   /** Per node: its granule. */
   private gran = new Float64Array(256);
+  /**
+   * Per node: the least start and the greatest end of the mapping's spans that touch the node's
+   * granule (-Infinity and Infinity when they are not exact as numbers). A query on numbers tests
+   * these before it touches the mapping: the walk then reads the mappings that can overlap and not
+   * every one in the granule, whose objects are rarely in cache (BENCHMARKS.md, ninth round).
+   */
+  private lo = new Float64Array(256);
+  private hi = new Float64Array(256);
   private owner: (LiveMapping | null)[] = [null];
   /** Nodes ever used (node 0 included), and the first free one (0: none). */
   private used = 1;
@@ -126,10 +134,11 @@ class SpanIndex {
 
   /**
    * Indexes m under the granules in `bounds` (granuleBounds() of its spans, flattened first/last
-   * pairs) and returns its first node, or WIDE. A granule is linked once per mapping: while a
-   * mapping is being added, its node is the head of every granule it has touched.
+   * pairs) and returns its first node, or WIDE. `ranges`: the spans as numericRanges() gives them
+   * (pair for pair with `bounds`), or null when they are not exact. A granule is linked once per
+   * mapping: while a mapping is being added, its node is the head of every granule it has touched.
    */
-  add(m: LiveMapping, bounds: readonly number[]): number {
+  add(m: LiveMapping, bounds: readonly number[], ranges: readonly number[] | null): number {
     for (let i = 0; i < bounds.length; i += 2) {
       if (bounds[i + 1]! - bounds[i]! + 1 > MAX_GRANULES) {
         this.wide.push(m);
@@ -140,10 +149,18 @@ class SpanIndex {
     let last = 0;
     for (let i = 0; i < bounds.length; i += 2) {
       const end = bounds[i + 1]!;
+      const sLo = ranges ? ranges[i]! : -Infinity;
+      const sHi = ranges ? ranges[i + 1]! : Infinity;
       for (let g = bounds[i]!; g <= end; g++) {
         const head = this.heads.get(g) ?? 0;
-        if (head !== 0 && this.owner[head] === m) continue;
+        if (head !== 0 && this.owner[head] === m) {
+          if (sLo < this.lo[head]!) this.lo[head] = sLo;
+          if (sHi > this.hi[head]!) this.hi[head] = sHi;
+          continue;
+        }
         const node = this.alloc();
+        this.lo[node] = sLo;
+        this.hi[node] = sHi;
         this.next[node] = head;
         this.prev[node] = 0;
         if (head !== 0) this.prev[head] = node;
@@ -200,6 +217,8 @@ class SpanIndex {
       this.prev = grow(this.prev, new Int32Array(n));
       this.chain = grow(this.chain, new Int32Array(n));
       this.gran = grow(this.gran, new Float64Array(n));
+      this.lo = grow(this.lo, new Float64Array(n));
+      this.hi = grow(this.hi, new Float64Array(n));
     }
     this.owner.push(null);
     return this.used++;
@@ -235,8 +254,11 @@ class SpanIndex {
     }
     const next = this.next;
     const owner = this.owner;
+    const lo = this.lo;
+    const hi = this.hi;
     for (let g = first; g <= last; g++) {
       for (let node = this.heads.get(g) ?? 0; node !== 0; node = next[node]!) {
+        if (startB === null && (lo[node]! >= endN || hi[node]! <= startN)) continue; // no span of it here can overlap
         const m = owner[node]!;
         if (m.seen === q) continue;
         m.seen = q;
@@ -361,8 +383,8 @@ export class LiveMappings {
     else map.set(key, [e]);
     e.busR = numericRanges(e.bus);
     e.cpuR = numericRanges(e.cpu);
-    e.busNode = (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus));
-    e.cpuNode = this.cpuIdx.add(e, e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu));
+    e.busNode = (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus), e.busR);
+    e.cpuNode = this.cpuIdx.add(e, e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu), e.cpuR);
     this.total++;
     return e;
   }
