@@ -19,13 +19,21 @@ function fixGeneric(v: unknown): Event {
   return ev as unknown as Event;
 }
 
-/** The decoder's scope: also each address predictor as a number (exactNum: -1 when not exact), for ByteReader.addDelta. */
+/**
+ * The decoder's scope: also each address predictor as a number (exactNum: -1 when not exact), for
+ * ByteReader.addDelta; and the batch's mapping results so far in this scope (the `ord`-th at index
+ * ord - 1), which an unmap's address may refer back to. Parallel arrays, not an object per mapping
+ * in a Map: they live as long as the batch, through young-generation GCs.
+ */
 interface DecScope extends Scope {
   physN: number;
   addrN: number;
   cpuAddrN: number;
+  histAddr: bigint[];
+  histAddrN: number[];
+  histSize: number[];
 }
-const newDecScope = (): DecScope => ({ ...newScope(), physN: 0, addrN: 0, cpuAddrN: 0 });
+const newDecScope = (): DecScope => ({ ...newScope(), physN: 0, addrN: 0, cpuAddrN: 0, histAddr: [], histAddrN: [], histSize: [] });
 
 interface Shape {
   generic: boolean;
@@ -107,7 +115,6 @@ export class BatchCursor {
   private readonly r: ByteReader;
   private readonly tags: ByteReader;
   private readonly scopes = new Map<string, DecScope>();
-  private readonly hist = new Map<string, Map<number, { addr: bigint; addrN: number; size: number }>>();
   private readonly lastSize: number[] = [];
   private readonly segDecoders = new Map<string, SegDecoder>();
   private ext = 0;
@@ -162,11 +169,11 @@ export class BatchCursor {
           if (f === 'addr') {
             const k = r.uint();
             if (k > 0) {
-              const h = this.hist.get(key)?.get(scope.ord - k + 1);
-              if (!h) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
-              v = h.addr;
-              refSize = h.size;
-              scope.addrN = h.addrN;
+              const at = scope.ord - k;
+              if (at < 0) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
+              v = scope.histAddr[at]!;
+              refSize = scope.histSize[at]!;
+              scope.addrN = scope.histAddrN[at]!;
             } else {
               v = r.addDelta(scope.addr, scope.addrN);
               scope.addrN = r.lastN;
@@ -235,9 +242,10 @@ export class BatchCursor {
       if (!sh.generic && !sh.error && result !== 0n) {
         scope.results.set(sh.path, result);
         if (sh.schema!.mapLike) {
-          let h = this.hist.get(key);
-          if (!h) this.hist.set(key, (h = new Map()));
-          h.set(++scope.ord, { addr: result, addrN: exactNum(result), size: (event as { size: number }).size });
+          scope.histAddr.push(result);
+          scope.histAddrN.push(exactNum(result));
+          scope.histSize.push((event as { size: number }).size);
+          scope.ord++;
         }
       }
       const rec: LogRecord = { seq: this.firstSeq + i, event, result, error: sh.error, path: sh.path, tag: this.tags.u32() };
