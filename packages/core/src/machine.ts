@@ -131,9 +131,9 @@ export class Machine {
     return bad;
   }
 
-  /** Stable digest of the whole model state (definition `hashVersion`: only memory's part differs). */
+  /** Stable digest of the whole model state (definition `hashVersion`: memory's part differs from 1 to 2, the Hasher's mode from 2 to 3). */
   stateHash(): string {
-    const h = new Hasher();
+    const h = new Hasher(this.hashVersion >= 3);
     const k = this.k;
     h.str(k.profile).num(this.applied);
     k.clock.hashInto(h);

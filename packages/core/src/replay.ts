@@ -9,6 +9,7 @@ import { chainDetail, type LogRecord, type StateMark } from './log/codec.ts';
 import { Lanes, outcomeDigest, thrownDigest, type OutcomeDigest } from './log/digest.ts';
 import type { LogHeader } from './log/format.ts';
 import { LogReader, type LogStatus } from './log/reader.ts';
+import { stateHashVersionOf } from './util/hash.ts';
 
 /** What differs: the call's result, its error flag, its path, whether/what it threw, the hash of
  *  everything else it produced (trace, dmesg, findings, fault, data, ...), or the state hash. */
@@ -98,7 +99,7 @@ function check(reader: LogReader, opts: ReplayOptions, m: Machine): ReplayResult
   const header = reader.header;
   // The log's version decides the outcome digest and state hash definitions (log/format.ts).
   const version = reader.version;
-  m.hashVersion = version === 1 ? 1 : 2;
+  m.hashVersion = stateHashVersionOf(version);
   const res: ReplayResult = { verdict: 'identical', header, machine: m, events: 0, state: '', log: reader.status, statesChecked: 0 };
   const until = opts.until;
   let chain = new Lanes();

@@ -66,7 +66,7 @@ describe('the log and the machine agree on the state hash definition', () => {
     const machine = new Machine(config);
     machine.hashVersion = 1;
     const out = join(tmpDir('oldhash'), 'never.dmalog');
-    await expect(runStress({ config, programs, schedule: { mode: 'free' }, out, machine })).rejects.toThrow(/hashes its state with definition 1, but the log it writes records definition 2/);
+    await expect(runStress({ config, programs, schedule: { mode: 'free' }, out, machine })).rejects.toThrow(/hashes its state with definition 1, but the log it writes records definition 3/);
     expect(existsSync(out)).toBe(false);
     // Without a log there is nothing to disagree with.
     const r = await runStress({ config, programs, schedule: { mode: 'free' }, machine, threads: 'inline' });

@@ -108,10 +108,14 @@ export class DmaDebug {
     h.u32(unbound.length);
     for (const name of unbound) h.str(name);
     h.u32(this.hash.size);
-    for (const { idx, entry: e } of this.hash.walk()) {
-      h.u32(idx).str(e.dev.name).str(e.type).big(e.paddr).big(e.devAddr).num(e.size).u32(e.direction);
-      h.u32(e.sgCallEnts).u32(e.sgMappedEnts).u32(e.mapErrType);
-      h.str(e.site.hook).str(e.site.api).num(e.site.seq).u32(e.site.cpu);
+    for (let idx = 0; idx < HASH_SIZE; idx++) {
+      const list = this.hash.bucket(idx); // the walk() order, without a generator step per entry
+      for (let j = 0; j < list.length; j++) {
+        const e = list[j]!;
+        h.u32(idx).str(e.dev.name).str(e.type).big(e.paddr).big(e.devAddr).num(e.size).u32(e.direction);
+        h.u32(e.sgCallEnts).u32(e.sgMappedEnts).u32(e.mapErrType);
+        h.str(e.site.hook).str(e.site.api).num(e.site.seq).u32(e.site.cpu);
+      }
     }
     this.cachelines.hashInto(h);
   }

@@ -244,8 +244,20 @@ export class ActiveCachelines {
 
   hashInto(h: Hasher): void {
     h.u32(this.tree.size);
-    const lines = [...this.tree.keys()].map((k) => BigInt(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const cln of lines) h.big(cln).u32(this.tree.get(exactKey(cln))!);
+    // In line order. When every key is a number (every line below 2^53), sorted as numbers and
+    // folded by num(), which gives big()'s words for them: no BigInt per line.
+    const keys = new Float64Array(this.tree.size);
+    let i = 0;
+    for (const k of this.tree.keys()) {
+      if (typeof k !== 'number') {
+        const lines = [...this.tree.keys()].map((x) => BigInt(x)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        for (const cln of lines) h.big(cln).u32(this.tree.get(exactKey(cln))!);
+        return;
+      }
+      keys[i++] = k;
+    }
+    keys.sort();
+    for (const k of keys) h.num(k).u32(this.tree.get(k)!);
   }
 }
 

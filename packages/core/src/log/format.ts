@@ -12,8 +12,9 @@ export const LOG_MAGIC = Uint8Array.from([0x89, 0x44, 0x4d, 0x41, 0x4c, 0x4f, 0x
  * The version new logs are written with. 2: read data is folded into the outcome digest a 32-bit
  * word per step and state hashes fold cached per-chunk memory digests. 3: the trace records the
  * model keeps as fields are folded by their fields, not their text. 4: read data is folded in four
- * lanes, a word per multiply (docs/log-format.md, "Version history"). Older logs are still read and
- * replayed with their version's definitions.
+ * lanes, a word per multiply, and state hashes are definition 3 (util/hash.ts: the Hasher in word
+ * mode) (docs/log-format.md, "Version history"). Older logs are still read and replayed with their
+ * version's definitions.
  */
 export const LOG_FORMAT_VERSION = 4;
 /** Every version this code reads (and replays with that version's digest and state-hash definitions). */

@@ -33,6 +33,65 @@ describe('Hasher', () => {
     }
   });
 
+  test('word mode (state hash version 3): a lane step per 32-bit word and per two code units, against its definition', () => {
+    // The definition written out: the byte mode's lane step, applied to whole words.
+    const ref = (words: number[]): string => {
+      let a = 0x811c9dc5;
+      let b = 0x050c5d1f;
+      for (const x of words) {
+        a = Math.imul(a ^ x, 0x01000193) >>> 0;
+        b = Math.imul(b ^ x, 0x01000193) >>> 0;
+        b = (b ^ (b >>> 13)) >>> 0;
+      }
+      a ^= b >>> 15;
+      a = Math.imul(a, 0x2c1b3c6d) >>> 0;
+      b ^= a >>> 12;
+      b = Math.imul(b, 0x297a2d39) >>> 0;
+      a ^= b >>> 15;
+      return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+    };
+    const prng = new Prng(13);
+    for (let i = 0; i < 200; i++) {
+      const x = Math.floor(prng.next() * 2 ** 32);
+      const y = Math.floor(prng.next() * 2 ** 52);
+      const text = String.fromCharCode(...Array.from({ length: prng.int(7) }, () => prng.int(0x10000)));
+      const units: number[] = [];
+      for (let j = 0; j + 1 < text.length; j += 2) units.push((text.charCodeAt(j) | (text.charCodeAt(j + 1) << 16)) >>> 0);
+      if (text.length % 2) units.push(text.charCodeAt(text.length - 1));
+      const got = new Hasher(true).u32(x).str(text).num(y).big(BigInt(y) + 2n ** 60n).bool(true).digest();
+      const big = BigInt(y) + 2n ** 60n;
+      const want = ref([x, text.length, ...units, y >>> 0, Math.floor(y / 2 ** 32), Number(big & 0xffffffffn), Number(big >> 32n), 1]);
+      expect(got).toBe(want);
+      expect(got).not.toBe(new Hasher().u32(x).str(text).num(y).big(big).bool(true).digest());
+    }
+  });
+
+  test('word mode: one word or one code unit changed, or the same top bit of two words, always changes the digest', () => {
+    const prng = new Prng(21);
+    const words = Array.from({ length: 64 }, () => Math.floor(prng.next() * 2 ** 32));
+    const digest = (ws: number[]): string => {
+      const h = new Hasher(true);
+      for (const w of ws) h.u32(w);
+      return h.digest();
+    };
+    const base = digest(words);
+    for (let i = 0; i < words.length; i++) {
+      for (const bit of [0, 13, 31]) {
+        const one = [...words];
+        one[i] = (one[i]! ^ 2 ** bit) >>> 0;
+        expect(digest(one)).not.toBe(base);
+        for (const j of [i + 1, i + 2, i + 7]) {
+          if (j >= words.length) continue;
+          const two = [...one];
+          two[j] = (two[j]! ^ 2 ** bit) >>> 0;
+          expect(digest(two), `bit ${bit} of words ${i} and ${j}`).not.toBe(base);
+        }
+      }
+    }
+    expect(new Hasher(true).str('ab').digest()).not.toBe(new Hasher(true).str('ba').digest());
+    expect(new Hasher(true).str('abc').digest()).not.toBe(new Hasher(true).str('abd').digest());
+  });
+
   test('different contents give different digests', () => {
     expect(new Hasher().bytes(new Uint8Array([1, 2, 3])).digest()).not.toBe(new Hasher().bytes(new Uint8Array([1, 2, 4])).digest());
   });

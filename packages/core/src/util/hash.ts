@@ -2,18 +2,24 @@
 // final avalanche). Subsystems feed their state into it in a canonical order, never in JS object
 // iteration order, so two machines that applied the same events give the same digest.
 
-import { LITTLE_ENDIAN, MAX_EXACT } from './exact.ts';
+import { high32, LITTLE_ENDIAN, low32 } from './exact.ts';
 
 export { LITTLE_ENDIAN };
 
 /**
- * Which definition Machine.stateHash() follows (docs/log-format.md, "Version history"): 1 hashes
- * all touched memory byte by byte at every call; 2 folds a cached per-4-KiB-chunk digest
- * (chunkDigest, a 32-bit word per step) that is recomputed only for chunks written since. Log
- * format version N records state hashes of definition N.
+ * Which definition Machine.stateHash() follows (docs/log-format.md, "State hash"): 1 hashes all
+ * touched memory byte by byte at every call; 2 folds a cached per-4-KiB-chunk digest (chunkDigest,
+ * a 32-bit word per step) that is recomputed only for chunks written since; 3 is 2 with the Hasher
+ * in word mode (a 32-bit word per step, two UTF-16 code units per word: `new Hasher(true)`). Log
+ * format versions 1, 2–3 and 4 record state hashes of definitions 1, 2 and 3.
  */
-export type StateHashVersion = 1 | 2;
-export const STATE_HASH_VERSION: StateHashVersion = 2;
+export type StateHashVersion = 1 | 2 | 3;
+export const STATE_HASH_VERSION: StateHashVersion = 3;
+
+/** The state hash definition a log of this format version records (log/format.ts). */
+export function stateHashVersionOf(logFormat: number): StateHashVersion {
+  return logFormat <= 1 ? 1 : logFormat <= 3 ? 2 : 3;
+}
 
 
 /** A chunk's cached digest: two 32-bit lanes, and whether every byte is 0. */
@@ -82,8 +88,25 @@ export class Hasher {
   private a = 0x811c9dc5;
   private b = 0x050c5d1f;
 
+  /**
+   * `words`: word mode (state hash version 3): u32() is one lane step on the whole word and str()
+   * one step per two code units, where byte mode (the default; every other use, and state hash
+   * versions 1–2) takes a step per byte: a quarter of the steps for numbers. Each step is the same
+   * bijection of the lanes for a given input (b's xorshift carries high bits down, so differences
+   * in the top bits of two words do not cancel out), so states that differ in one word still
+   * always hash differently. byte() and bytes() are byte steps in both modes.
+   */
+  constructor(private readonly words = false) {}
+
   private byte(x: number): void {
     this.feed(x, 8);
+  }
+
+  /** One lane step on x (a word, a byte or a code unit pair). */
+  private step(x: number): void {
+    this.a = Math.imul(this.a ^ x, 0x01000193) >>> 0;
+    const b = Math.imul(this.b ^ x, 0x01000193) >>> 0;
+    this.b = (b ^ (b >>> 13)) >>> 0;
   }
 
   /** byte() of each of the low `bits` / 8 bytes of x, low byte first, with the lanes in locals. */
@@ -101,7 +124,8 @@ export class Hasher {
   }
 
   u32(x: number): this {
-    this.feed(x, 32);
+    if (this.words) this.step(x >>> 0);
+    else this.feed(x, 32);
     return this;
   }
 
@@ -118,10 +142,8 @@ export class Hasher {
 
   /** The low then the high 32 bits of x as a u64 (num()'s words for 0..2^53-1, which take no BigInt steps). */
   big(x: bigint): this {
-    if (x >= 0n && x <= MAX_EXACT) return this.num(Number(x));
-    const v = BigInt.asUintN(64, x);
-    this.u32(Number(v & 0xffffffffn));
-    this.u32(Number(v >> 32n));
+    this.u32(low32(x));
+    this.u32(high32(x));
     return this;
   }
 
@@ -130,9 +152,15 @@ export class Hasher {
     return this;
   }
 
-  /** The length, then each UTF-16 code unit as two byte() steps, low byte first. */
+  /** The length, then each UTF-16 code unit as two byte() steps, low byte first (word mode: two code units per step, the first in the low half; an odd last one alone). */
   str(s: string): this {
     this.u32(s.length);
+    if (this.words) {
+      let i = 0;
+      for (; i + 1 < s.length; i += 2) this.step((s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) >>> 0);
+      if (i < s.length) this.step(s.charCodeAt(i));
+      return this;
+    }
     for (let i = 0; i < s.length; i++) this.feed(s.charCodeAt(i), 16);
     return this;
   }
