@@ -12,6 +12,7 @@ import { DmaDebug } from './dma/debug.ts';
 import { IommuState } from './iommu/dma-iommu.ts';
 import { Prng } from './util/prng.ts';
 import type { Hasher } from './util/hash.ts';
+import type { TracePool } from './dma/trace.ts';
 
 /** Thrown for a kernel BUG()/BUG_ON(): the call crashes the (simulated) kernel. */
 export class KernelBug extends Error {
@@ -45,6 +46,8 @@ export class Kernel {
   readonly live = new LiveMappings();
   /** Outcome of the event being applied. */
   out: Outcome = emptyOutcome(0);
+  /** Trace records to reuse for this event's outcome (dma/trace.ts): set by Machine.apply while outcomes are recycled, else null. */
+  tracePool: TracePool | null = null;
   /** Sequence number of the event being applied (1-based; 0 before the first). */
   seq = 0;
   /** CPU the current call runs on. */

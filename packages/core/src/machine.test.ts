@@ -135,6 +135,10 @@ describe('recycleOutcomes', () => {
       const show = (o: unknown): string => JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
       let n = 0;
       let last: Outcome | undefined;
+      // Trace records are reused too (dma/trace.ts TracePool): a handful of objects serve every
+      // traced event, and each shows its new event's fields and text (the cached text is dropped).
+      const records = new Set<unknown>();
+      let traced = 0;
       for (const b of reader.batches()) {
         for (const rec of b.records) {
           const a = show(fresh.apply(rec.event));
@@ -142,10 +146,14 @@ describe('recycleOutcomes', () => {
           if (last) expect(o).toBe(last);
           last = o;
           expect(show(o)).toBe(a);
+          if (o.trace.length > 0) traced++;
+          for (const t of o.trace) records.add(t);
           n++;
         }
       }
       expect(n).toBeGreaterThan(1000);
+      expect(traced).toBeGreaterThan(1000);
+      expect(records.size).toBeLessThan(100);
       expect(reused.stateHash()).toBe(fresh.stateHash());
       // The fixture makes traces and data but no findings or dmesg lines: events that do, each
       // followed by one that does not.

@@ -9,6 +9,7 @@ import { EVENT_TICK_NS } from './platform/clock.ts';
 import { Hasher, STATE_HASH_VERSION, type StateHashVersion } from './util/hash.ts';
 import { applyEvent } from './dma/mapping.ts';
 import { IO_TLB_SEGSIZE } from './dma/swiotlb.ts';
+import { TracePool } from './dma/trace.ts';
 
 export interface MachineSummary {
   events: number;
@@ -30,8 +31,9 @@ export class Machine {
   hashVersion: StateHashVersion = STATE_HASH_VERSION;
   /**
    * When true, apply() returns one outcome object, reset for every event, instead of a new one per
-   * event: for callers that are done with an outcome before the next apply (replay, which digests
-   * and drops each). Off by default — scenarios and the coordinator keep outcomes.
+   * event, and its trace records and read data are reused too (dma/trace.ts TracePool,
+   * Memory.aliasReads): for callers that are done with an outcome before the next apply (replay,
+   * which digests and drops each). Off by default — scenarios and the coordinator keep outcomes.
    */
   recycleOutcomes = false;
   private spare: Outcome | null = null;
@@ -62,8 +64,11 @@ export class Machine {
     k.seq = ++this.applied;
     k.cpu = ev.cpu;
     k.out = this.recycleOutcomes ? resetOutcome((this.spare ??= emptyOutcome(0)), k.clock.nowNs) : emptyOutcome(k.clock.nowNs);
-    // A recycled outcome is used before the next event: its read data may be a view of memory (Memory.aliasReads).
+    // A recycled outcome is used before the next event: its read data may be a view of memory
+    // (Memory.aliasReads), and its trace records are taken again by the next event (TracePool).
     k.mem.aliasReads = this.recycleOutcomes;
+    if (this.recycleOutcomes) (k.tracePool ??= new TracePool()).used = 0;
+    else k.tracePool = null;
     if (k.crashed !== null) {
       k.out.error = true;
       k.out.dmesg.push(`dmasim: the simulated kernel has crashed (${k.crashed}); ${ev.op} was not run`);

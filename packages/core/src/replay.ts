@@ -35,7 +35,8 @@ export interface ReplayOptions {
   /** Builds the fresh machine (default `new Machine(config)`); the test-only perturbation hook. */
   machine?: (config: MachineConfig) => Machine;
   /** Called after each event is applied and checked (e.g. to print its trace). The outcome is valid
-   *  during the call only: the machine reuses the object for the next event (recycleOutcomes). */
+   *  during the call only: the machine reuses the object, its trace records and the memory its read
+   *  data views for the next event (recycleOutcomes). */
   onEvent?: (rec: LogRecord, outcome: Outcome | undefined, m: Machine) => void;
 }
 

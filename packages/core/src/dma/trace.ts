@@ -63,26 +63,47 @@ export function print_virt(phys: bigint | null): string {
  */
 export class Trace implements TraceRec {
   private formatted: string | undefined = undefined;
+  // The fields are not to be changed by a reader. Only reset() changes them, when the machine reuses
+  // the record for a later event (TracePool, while outcomes are recycled).
   constructor(
-    readonly system: TraceRec['system'],
-    readonly name: string,
+    public system: TraceRec['system'],
+    public name: string,
     /** TRACE_* below: which fields are meaningful and how the text is formatted. */
-    readonly kind: number,
+    public kind: number,
     /** The device (its name is printed; log format 3 folds its index); null for the iommu kinds. */
-    readonly dev: Device | null,
-    readonly a: bigint,
-    readonly b: bigint,
-    readonly c: bigint,
-    readonly n: number,
-    readonly dir: number,
-    readonly attrs: number,
+    public dev: Device | null,
+    public a: bigint,
+    public b: bigint,
+    public c: bigint,
+    public n: number,
+    public dir: number,
+    public attrs: number,
     /** 6.18 attrs names (MMIO) for the map/unmap kinds; FORCE for swiotlb_bounced. */
-    readonly flag: boolean,
+    public flag: boolean,
     /** The scatterlist kinds' arrays (copies): dma addresses or physical addresses, lengths, physical addresses. */
-    readonly xs: readonly bigint[] | null,
-    readonly ys: readonly number[] | null,
-    readonly zs: readonly bigint[] | null,
+    public xs: readonly bigint[] | null,
+    public ys: readonly number[] | null,
+    public zs: readonly bigint[] | null,
   ) {}
+
+  /** The record made anew with these fields (what `new Trace(...)` would hold). */
+  reset(system: TraceRec['system'], name: string, kind: number, dev: Device | null, a: bigint, b: bigint, c: bigint, n: number, dir: number, attrs: number, flag: boolean, xs: readonly bigint[] | null, ys: readonly number[] | null, zs: readonly bigint[] | null): void {
+    this.formatted = undefined;
+    this.system = system;
+    this.name = name;
+    this.kind = kind;
+    this.dev = dev;
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.n = n;
+    this.dir = dir;
+    this.attrs = attrs;
+    this.flag = flag;
+    this.xs = xs;
+    this.ys = ys;
+    this.zs = zs;
+  }
 
   get text(): string {
     return (this.formatted ??= traceText(this));
@@ -127,8 +148,28 @@ function traceText(t: Trace): string {
   }
 }
 
+/**
+ * Trace records reused from event to event while Machine.recycleOutcomes is set: a record belongs
+ * to its outcome, which is valid only until the next event, so the records of one event are taken
+ * again by the next (`used` goes back to 0 at each Machine.apply). Without it every traced call
+ * allocated a 15-field record (~90 B an event on the IOMMU mixes; BENCHMARKS.md, ninth round).
+ */
+export class TracePool {
+  readonly items: Trace[] = [];
+  used = 0;
+}
+
 function rec(k: Kernel, system: TraceRec['system'], name: string, kind: number, dev: Device | null, a: bigint, b: bigint, c: bigint, n: number, dir: number, attrs: number, flag: boolean, xs: readonly bigint[] | null = null, ys: readonly number[] | null = null, zs: readonly bigint[] | null = null): void {
-  k.traceRec(new Trace(system, name, kind, dev, a, b, c, n, dir, attrs, flag, xs, ys, zs));
+  const pool = k.tracePool;
+  if (pool === null) {
+    k.traceRec(new Trace(system, name, kind, dev, a, b, c, n, dir, attrs, flag, xs, ys, zs));
+    return;
+  }
+  let t = pool.items[pool.used];
+  if (t === undefined) pool.items.push((t = new Trace(system, name, kind, dev, a, b, c, n, dir, attrs, flag, xs, ys, zs)));
+  else t.reset(system, name, kind, dev, a, b, c, n, dir, attrs, flag, xs, ys, zs);
+  pool.used++;
+  k.traceRec(t);
 }
 
 function mapRec(k: Kernel, name: string, dev: Device, phys: bigint, dma: bigint, size: number, dir: number, attrs: number): void {
