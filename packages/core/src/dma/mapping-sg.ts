@@ -4,6 +4,7 @@
 import type { SgList } from '../events.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
+import { exactNum } from '../util/exact.ts';
 import { EINVAL, EIO, ENOMEM, EREMOTEIO } from './defs.ts';
 import {
   debug_dma_map_sg,
@@ -118,9 +119,21 @@ function dma_dev_need_sync(k: Kernel, dev: Device): boolean {
 
 /** Hands streaming buffers containing addr to the CPU or back to the device (the driver protocol). */
 function setOwner(k: Kernel, dev: Device, addr: bigint, size: number, owner: Owner): void {
-  for (const m of k.live.overlappingBus(dev.index, addr, size)) {
+  const ms = k.live.overlappingBus(dev.index, addr, size);
+  const addrN = exactNum(addr);
+  for (let i = 0; i < ms.length; i++) {
+    const m = ms[i]!;
     if (m.kind === 'coherent') continue;
-    if (m.bus.some((s) => addr >= s.start && addr < s.start + BigInt(s.len))) m.owner = owner;
+    // Does a bus span hold addr? On the spans' numeric copy when both are exact (no BigInt per span).
+    const r = m.busR;
+    if (r && addrN >= 0) {
+      for (let j = 0; j < r.length; j += 2) {
+        if (addrN >= r[j]! && addrN < r[j + 1]!) {
+          m.owner = owner;
+          break;
+        }
+      }
+    } else if (m.bus.some((s) => addr >= s.start && addr < s.start + BigInt(s.len))) m.owner = owner;
   }
 }
 
