@@ -326,10 +326,35 @@ function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
   return false;
 }
 
+/**
+ * Takes out of `list` the mapping of `kind` with this size, else the first of the kind; undefined
+ * when none is of the kind (LiveMappings.remove's choice among mappings with one handle).
+ */
+function takeFrom(list: LiveMapping[], kind: LiveKind, size: number): LiveMapping | undefined {
+  let i = -1;
+  for (let j = 0; j < list.length; j++) {
+    const c = list[j]!;
+    if (c.kind !== kind) continue;
+    if (c.size === size) {
+      i = j;
+      break;
+    }
+    if (i < 0) i = j; // the first of the kind, unless one with the same size follows
+  }
+  if (i < 0) return undefined;
+  const m = list[i]!;
+  removeAt(list, i);
+  return m;
+}
+
 export class LiveMappings {
   private nextId = 1;
-  /** Per device index: handle → mappings with that handle (mapping a buffer twice gives the same one). */
-  private readonly perDev: Map<HandleKey, LiveMapping[]>[] = [];
+  /**
+   * Per device index: handle → the mapping with that handle, or an array of them (in the order they
+   * were added) when there are several (mapping a buffer twice gives the same one). One mapping is
+   * kept without an array: that is almost every handle, and it spares an array per map.
+   */
+  private readonly perDev: Map<HandleKey, LiveMapping | LiveMapping[]>[] = [];
   private total = 0;
   /** Per device index: bus spans; and CPU spans of every device. */
   private readonly busIdx: SpanIndex[] = [];
@@ -348,11 +373,11 @@ export class LiveMappings {
 
   countFor(dev: number): number {
     let n = 0;
-    for (const l of this.perDev[dev]?.values() ?? []) n += l.length;
+    for (const l of this.perDev[dev]?.values() ?? []) n += Array.isArray(l) ? l.length : 1;
     return n;
   }
 
-  private byDev(dev: number): Map<HandleKey, LiveMapping[]> {
+  private byDev(dev: number): Map<HandleKey, LiveMapping | LiveMapping[]> {
     let m = this.perDev[dev];
     if (!m) {
       m = new Map();
@@ -378,9 +403,10 @@ export class LiveMappings {
   private add(e: LiveMapping): LiveMapping {
     const map = this.byDev(e.dev);
     const key = exactKey(e.addr);
-    const list = map.get(key);
-    if (list) list.push(e);
-    else map.set(key, [e]);
+    const had = map.get(key);
+    if (had === undefined) map.set(key, e);
+    else if (Array.isArray(had)) had.push(e);
+    else map.set(key, [had, e]);
     e.busR = numericRanges(e.bus);
     e.cpuR = numericRanges(e.cpu);
     e.busNode = (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus), e.busR);
@@ -393,22 +419,19 @@ export class LiveMappings {
   remove(dev: number, kind: LiveKind, addr: bigint, size: number): LiveMapping | null {
     const map = this.perDev[dev];
     const key = exactKey(addr);
-    const list = map?.get(key);
-    if (!map || !list) return null;
-    let i = -1;
-    for (let j = 0; j < list.length; j++) {
-      const c = list[j]!;
-      if (c.kind !== kind) continue;
-      if (c.size === size) {
-        i = j;
-        break;
-      }
-      if (i < 0) i = j; // the first of the kind, unless one with the same size follows
+    const had = map?.get(key);
+    if (!map || had === undefined) return null;
+    let m: LiveMapping;
+    if (!Array.isArray(had)) {
+      if (had.kind !== kind) return null;
+      m = had;
+      map.delete(key);
+    } else {
+      const taken = takeFrom(had, kind, size);
+      if (!taken) return null;
+      m = taken;
+      if (had.length === 1) map.set(key, had[0]!);
     }
-    if (i < 0) return null;
-    const m = list[i]!;
-    if (list.length === 1) map.delete(key);
-    else removeAt(list, i);
     this.busIdx[dev]!.remove(m, m.busNode!);
     this.cpuIdx.remove(m, m.cpuNode!);
     this.total--;
@@ -419,8 +442,10 @@ export class LiveMappings {
   findSg(dev: number, sg: SgList): LiveMapping | null {
     const first = sg.dma[0];
     if (!first) return null;
-    const list = this.perDev[dev]?.get(exactKey(first.addr)) ?? [];
-    return list.find((m) => m.kind === 'sg' && m.nents === sg.segments.length) ?? list.find((m) => m.kind === 'sg') ?? null;
+    const had = this.perDev[dev]?.get(exactKey(first.addr));
+    if (had === undefined) return null;
+    if (!Array.isArray(had)) return had.kind === 'sg' ? had : null;
+    return had.find((m) => m.kind === 'sg' && m.nents === sg.segments.length) ?? had.find((m) => m.kind === 'sg') ?? null;
   }
 
   /** Mappings of one device with a bus span overlapping [addr, addr+size), by id. The array is valid until the next overlapping* call. */
@@ -436,7 +461,7 @@ export class LiveMappings {
     const found = idx.query(addr, end, true);
     if (found) return found;
     const out: LiveMapping[] = [];
-    for (const list of this.perDev[dev]?.values() ?? []) for (const m of list) if (overlaps(m.bus, addr, end)) out.push(m);
+    for (const v of this.perDev[dev]?.values() ?? []) for (const m of Array.isArray(v) ? v : [v]) if (overlaps(m.bus, addr, end)) out.push(m);
     return out.sort(byId);
   }
 
@@ -451,14 +476,15 @@ export class LiveMappings {
     const found = this.cpuIdx.query(phys, end, false);
     if (found) return found;
     const out: LiveMapping[] = [];
-    for (const map of this.perDev) for (const list of map?.values() ?? []) for (const m of list) if (overlaps(m.cpu, phys, end)) out.push(m);
+    for (const map of this.perDev) for (const v of map?.values() ?? []) for (const m of Array.isArray(v) ? v : [v]) if (overlaps(m.cpu, phys, end)) out.push(m);
     return out.sort(byId);
   }
 
   /** Every live mapping, by id (for summaries and invariant checks). */
   all(): LiveMapping[] {
     const out: LiveMapping[] = [];
-    for (const map of this.perDev) for (const list of map?.values() ?? []) out.push(...list);
+    for (const map of this.perDev) for (const v of map?.values() ?? []) if (Array.isArray(v)) out.push(...v);
+    else out.push(v);
     return out.sort((a, b) => a.id - b.id);
   }
 
