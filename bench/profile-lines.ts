@@ -3,6 +3,9 @@
 // tick; this compiles packages/core with tsc into a temporary directory (one JavaScript line per
 // source line, give or take the types), replays LOG there TIMES times under `node --cpu-prof`, and
 // prints each named function's hottest lines in percent of all samples, with the line's text.
+// Where V8 inlined a callee, its ticks can land on lines of the function it was inlined into (a
+// line the replay never runs may show ticks): read the lines as where the time is near, and check
+// a surprise with a counter before acting on it.
 //   pnpm tsx bench/profile-lines.ts LOG FUNCTION[,FUNCTION...] [TIMES=3] [LINES=12]
 // A tool for BENCHMARKS.md, not part of `pnpm bench`.
 
