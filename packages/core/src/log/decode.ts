@@ -21,8 +21,8 @@ function fixGeneric(v: unknown): Event {
 
 /**
  * The decoder's scope: also each address predictor as a number (exactNum: -1 when not exact), for
- * ByteReader.addDelta; and the batch's mapping results so far in this scope (the `ord`-th at index
- * ord - 1), which an unmap's address may refer back to. Parallel arrays, not an object per mapping
+ * ByteReader.addDelta; and the batch's mapping results so far in this scope, in order (Scope.ord,
+ * the encoder's count of them, is their length here), which an unmap's address may refer back to. Parallel arrays, not an object per mapping
  * in a Map: they live as long as the batch, through young-generation GCs.
  */
 interface DecScope extends Scope {
@@ -169,7 +169,7 @@ export class BatchCursor {
           if (f === 'addr') {
             const k = r.uint();
             if (k > 0) {
-              const at = scope.ord - k;
+              const at = scope.histAddr.length - k;
               if (at < 0) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
               v = scope.histAddr[at]!;
               refSize = scope.histSize[at]!;
@@ -245,7 +245,6 @@ export class BatchCursor {
           scope.histAddr.push(result);
           scope.histAddrN.push(exactNum(result));
           scope.histSize.push((event as { size: number }).size);
-          scope.ord++;
         }
       }
       const rec: LogRecord = { seq: this.firstSeq + i, event, result, error: sh.error, path: sh.path, tag: this.tags.u32() };

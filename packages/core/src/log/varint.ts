@@ -143,20 +143,39 @@ export class ByteReader {
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   }
 
-  ubig(): bigint {
+  /**
+   * A varint of at most 7 bytes (below 2^49: exact as a number), read and returned; -1, with
+   * nothing read, when the next varint is longer or runs past the end (the caller's bigint path
+   * then reads it, or reports it).
+   */
+  private short(): number {
     const b = this.buf;
     let p = this.pos;
-    // Fast path: up to 7 bytes (49 bits) accumulate exactly in a number.
     let v = 0;
     let mul = 1;
-    for (let i = 0; i < 7; i++) {
-      if (p >= this.end) throw new VarintError('varint runs past the end of the record stream');
+    for (let i = 0; i < 7 && p < this.end; i++) {
       const x = b[p++]!;
       v += (x & 0x7f) * mul;
       if (x < 0x80) {
         this.pos = p;
-        return BigInt(v);
+        return v;
       }
+      mul *= 128;
+    }
+    return -1;
+  }
+
+  ubig(): bigint {
+    // Fast path: up to 7 bytes (49 bits) accumulate exactly in a number.
+    const s = this.short();
+    if (s >= 0) return BigInt(s);
+    const b = this.buf;
+    let p = this.pos;
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
+      if (p >= this.end) throw new VarintError('varint runs past the end of the record stream');
+      v += (b[p++]! & 0x7f) * mul;
       mul *= 128;
     }
     let big = BigInt(v);
@@ -191,27 +210,19 @@ export class ByteReader {
    * ninth round). Otherwise in bigints, with the same value. Sets lastN.
    */
   addDelta(base: bigint, baseN: number, plus = 0): bigint {
-    const start = this.pos;
-    if (baseN >= 0) {
-      const from = baseN + plus;
-      const b = this.buf;
-      let p = start;
-      let z = 0;
-      let mul = 1;
-      for (let i = 0; i < 7 && p < this.end && from <= Number.MAX_SAFE_INTEGER; i++) {
-        const x = b[p++]!;
-        z += (x & 0x7f) * mul;
-        if (x < 0x80) {
-          const v = from + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-          if (v < 0 || v > Number.MAX_SAFE_INTEGER) break;
-          this.pos = p;
+    const from = baseN + plus;
+    if (baseN >= 0 && from <= Number.MAX_SAFE_INTEGER) {
+      const start = this.pos;
+      const z = this.short();
+      if (z >= 0) {
+        const v = from + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+        if (v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
           this.lastN = v;
           return BigInt(v);
         }
-        mul *= 128;
+        this.pos = start; // read again as a bigint below
       }
     }
-    this.pos = start;
     const v = (plus === 0 ? base : base + BigInt(plus)) + this.sbig();
     this.lastN = exactNum(v);
     return v;

@@ -109,18 +109,9 @@ export class Hasher {
     this.b = (b ^ (b >>> 13)) >>> 0;
   }
 
-  /** byte() of each of the low `bits` / 8 bytes of x, low byte first, with the lanes in locals. */
+  /** byte() of each of the low `bits` / 8 bytes of x, low byte first. */
   private feed(x: number, bits: number): void {
-    let a = this.a;
-    let b = this.b;
-    for (let s = 0; s < bits; s += 8) {
-      const y = (x >>> s) & 0xff;
-      a = Math.imul(a ^ y, 0x01000193) >>> 0;
-      b = Math.imul(b ^ y, 0x01000193) >>> 0;
-      b = (b ^ (b >>> 13)) >>> 0;
-    }
-    this.a = a;
-    this.b = b;
+    for (let s = 0; s < bits; s += 8) this.step((x >>> s) & 0xff);
   }
 
   u32(x: number): this {
