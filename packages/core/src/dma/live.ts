@@ -73,7 +73,8 @@ function granuleBoundsN(r: readonly number[]): number[] {
   return out;
 }
 
-function overlapsN(r: readonly number[], start: number, end: number): boolean {
+/** Does any of the flattened [start, end) ranges `r` overlap [start, end)? (For a point p: overlapsN(r, p, p + 1).) */
+export function overlapsN(r: readonly number[], start: number, end: number): boolean {
   for (let i = 0; i < r.length; i += 2) if (r[i]! < end && r[i + 1]! > start) return true;
   return false;
 }

@@ -33,7 +33,7 @@ import {
   trace_dma_sync_single_for_device,
   trace_dma_unmap_sg,
 } from './trace.ts';
-import type { Owner } from './live.ts';
+import { overlapsN, type Owner } from './live.ts';
 import {
   iommu_dma_map_sg,
   iommu_dma_sync_sg_for_cpu,
@@ -127,12 +127,7 @@ function setOwner(k: Kernel, dev: Device, addr: bigint, size: number, owner: Own
     // Does a bus span hold addr? On the spans' numeric copy when both are exact (no BigInt per span).
     const r = m.busR;
     if (r && addrN >= 0) {
-      for (let j = 0; j < r.length; j += 2) {
-        if (addrN >= r[j]! && addrN < r[j + 1]!) {
-          m.owner = owner;
-          break;
-        }
-      }
+      if (overlapsN(r, addrN, addrN + 1)) m.owner = owner;
     } else if (m.bus.some((s) => addr >= s.start && addr < s.start + BigInt(s.len))) m.owner = owner;
   }
 }
