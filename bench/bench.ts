@@ -23,7 +23,12 @@ export interface Plan {
   replayDevices: number;
   replayRuns: number;
   replayMixes: MixName[];
-  /** Pipeline + transport: events per run, device counts, runs, mixes. */
+  /**
+   * Pipeline + transport: events per run, device counts, runs, mixes. The full plan runs 480 k
+   * events: on 2 cores the device threads begin issuing up to ~0.3 s apart after the start barrier
+   * (the first ones take the CPU), so with the 120 k of earlier rounds the steady window (every
+   * device running) was as short as 1.4 k events in some 8-device runs (BENCHMARKS.md, tenth round).
+   */
   pipelineEvents: number;
   /**
    * ...but at least this many per device: each program must get well past its ring fill, and past
@@ -52,7 +57,7 @@ export function defaultPlan(quick: boolean): Plan {
     : {
       quick, figures: [...FIGURES], seed: 1n,
       replayEvents: 200_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 120_000, pipelineMinPerDevice: 8000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
+      pipelineEvents: 480_000, pipelineMinPerDevice: 8000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
       memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     };
 }
@@ -93,6 +98,8 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
         let applied = 0;
         let ownReplay = 0;
         const wall: number[] = [];
+        const windows: number[] = [];
+        const fromGo: number[] = [];
         const logFile = join(dir, `pipe-${mix}-${devices}.dlog`);
         const s = await interleaved(plan.pipelineRuns, {
           pipeline: async () => {
@@ -101,6 +108,8 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
             threads = r.threads;
             applied = r.events;
             wall.push(r.wallEps);
+            windows.push(r.window.last - r.window.first);
+            fromGo.push(r.goEps);
             if (first) {
               // The very same events through replay, timed over the same stretch (the run's steady window).
               const rr = timeReplay(logFile, r.window);
@@ -113,18 +122,20 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
         });
         const rep = replayEps.get(mix) ?? 0;
         const row: PipelineRow = {
-          mix, devices, threads, events: applied, pipeline: s.pipeline, pipelineWall: summarize(wall), transport: s.transport,
+          mix, devices, threads, events: applied, pipeline: s.pipeline, pipelineWall: summarize(wall), window: summarize(windows), pipelineFromGo: summarize(fromGo), transport: s.transport,
           ratioToReplay: rep ? s.pipeline.median / rep : 0,
           ownReplay,
           ratioToOwnReplay: ownReplay ? s.pipeline.median / ownReplay : 0,
           ratioToTransport: ratio(s.pipeline, s.transport),
           ratioTo2: null,
           ratioTo2Normalized: null,
+          ratioTo2FromGo: null,
         };
         if (devices === 2) two = row;
         else if (two) {
           row.ratioTo2 = row.pipeline.median / two.pipeline.median;
           row.ratioTo2Normalized = two.ratioToOwnReplay ? row.ratioToOwnReplay / two.ratioToOwnReplay : null;
+          row.ratioTo2FromGo = row.pipelineFromGo.median / two.pipelineFromGo.median;
         }
         res.pipeline.push(row);
         log(`  pipeline ${Math.round(row.pipeline.median)} ev/s (${row.ratioToReplay.toFixed(2)} of replay (1), ${row.ratioToOwnReplay.toFixed(2)} of its own log's replay), transport ${Math.round(row.transport.median)} ev/s`);

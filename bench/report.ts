@@ -43,6 +43,10 @@ export interface PipelineRow {
   pipeline: Summary;
   /** Same, thread start-up and teardown included. */
   pipelineWall: Summary;
+  /** Events in each run's steady window (what `pipeline` is measured over). */
+  window: Summary;
+  /** events/s from the start barrier's release to the end of the run (PipelineRun.goEps). */
+  pipelineFromGo: Summary;
   /** Steady-state events/s with the NullModel and no log. */
   transport: Summary;
   /** pipeline / replay of the same mix (figure 1: the fixed log, recorded with replayDevices devices). */
@@ -57,6 +61,8 @@ export interface PipelineRow {
   ratioTo2: number | null;
   /** ratioToOwnReplay / the 2-device run's ratioToOwnReplay: scaling with the mix's per-device composition factored out. */
   ratioTo2Normalized: number | null;
+  /** pipelineFromGo / the 2-device run's. */
+  ratioTo2FromGo: number | null;
 }
 
 export interface Target {
@@ -105,6 +111,9 @@ export function targets(r: Results): Target[] {
     if (row.devices === 64 && row.ratioTo2Normalized !== null) {
       t.push({ figure: '2 pipeline', what: `${row.mix}, 64 / 2 devices, each over its own log's replay`, target: '(≥ 0.80)', value: x2(row.ratioTo2Normalized), met: row.ratioTo2Normalized >= 0.8 });
     }
+    if (row.devices === 64 && row.ratioTo2FromGo !== null) {
+      t.push({ figure: '2 pipeline', what: `${row.mix}, 64 / 2 devices, from the start barrier to the end`, target: '(≥ 0.80)', value: x2(row.ratioTo2FromGo), met: row.ratioTo2FromGo >= 0.8 });
+    }
   }
   for (const row of r.logSize) t.push({ figure: '4 log size', what: `${row.mix}: bytes/event`, target: '≤ 16', value: row.bytesPerEvent.toFixed(2), met: row.bytesPerEvent <= 16 });
   const m = r.memory;
@@ -140,12 +149,12 @@ export function render(r: Results): string {
     ));
   }
   if (r.pipeline.length) {
-    out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s');
+    out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s, over each run\'s steady window (every device running: "least window" is the shortest run\'s, in events)');
     out.push(table(
-      ['mix', 'devices', 'threads', 'events', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'incl. start-up ev/s'],
+      ['mix', 'devices', 'threads', 'events', 'least window', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'from go ev/s', '/ 2 devs (from go)', 'incl. start-up ev/s'],
       r.pipeline.map((x) => [
-        x.mix, String(x.devices), String(x.threads), si(x.events), ms(x.pipeline), x2(x.ratioToReplay), si(x.ownReplay), x2(x.ratioToOwnReplay),
-        x.ratioTo2 === null ? '' : x2(x.ratioTo2), x.ratioTo2Normalized === null ? '' : x2(x.ratioTo2Normalized), ms(x.transport), x2(x.ratioToTransport), si(x.pipelineWall.median),
+        x.mix, String(x.devices), String(x.threads), si(x.events), si(x.window.min), ms(x.pipeline), x2(x.ratioToReplay), si(x.ownReplay), x2(x.ratioToOwnReplay),
+        x.ratioTo2 === null ? '' : x2(x.ratioTo2), x.ratioTo2Normalized === null ? '' : x2(x.ratioTo2Normalized), ms(x.transport), x2(x.ratioToTransport), ms(x.pipelineFromGo), x.ratioTo2FromGo === null ? '' : x2(x.ratioTo2FromGo), si(x.pipelineWall.median),
       ]),
     ));
   }

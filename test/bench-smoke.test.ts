@@ -88,11 +88,20 @@ describe('bench harness', () => {
     }
     expect(res.pipeline.map((p) => [p.mix, p.devices])).toEqual([['direct-only', 2], ['direct-only', 4]]);
     expect(res.pipeline[1]!.ratioTo2).not.toBeNull();
+    for (const p of res.pipeline) {
+      // The steady window each rate is taken over: one per run, inside the run's events.
+      expect(p.window.runs).toHaveLength(1);
+      expect(p.window.min).toBeGreaterThan(0);
+      expect(p.window.max).toBeLessThanOrEqual(p.events);
+      expect(p.pipelineFromGo.median).toBeGreaterThan(0);
+    }
+    expect(res.pipeline[1]!.ratioTo2FromGo).toBeCloseTo(res.pipeline[1]!.pipelineFromGo.median / res.pipeline[0]!.pipelineFromGo.median, 9);
     expect(res.memory!.events).toBeGreaterThanOrEqual(plan.memoryEvents); // the run reaches the events asked for (bench/child.ts)
     expect(res.memory!.stress.rss.length).toBeGreaterThan(1);
     expect(res.seek!.end.until).toBe(res.memory!.events);
     expect(res.seek!.middle.until).toBe(Math.floor(res.memory!.events / 2));
     expect(res.targets.length).toBeGreaterThan(0);
     expect(render(res)).toContain('Targets');
+    expect(render(res)).toContain('least window');
   });
 });
