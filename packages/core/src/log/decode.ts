@@ -7,7 +7,7 @@ import {
   type BatchPayload, type DecodedBatch, type LogRecord, type Scope, type StateMark,
 } from './codec.ts';
 import { LogFormatError, packr } from './format.ts';
-import { schemaOf, type OpSchema } from './schema.ts';
+import { schemaOf, type BigField, type OpSchema } from './schema.ts';
 import { readDma, SegDecoder } from './sglist.ts';
 import { ByteReader } from './varint.ts';
 import { exactNum } from '../util/exact.ts';
@@ -48,6 +48,40 @@ interface Shape {
   error: boolean;
   thrown: string | undefined;
   rmode: number;
+  /** How next() builds the event: one of the L_* literal layouts, or L_DYNAMIC. */
+  layout: number;
+}
+
+/**
+ * Event layouts next() builds as one object literal: the hot ops, whose fields are an address, a
+ * size and discrete fields from the shape. A literal puts every field in the object itself, where
+ * adding them one by one to `{ op }` puts all but the first in a property array that is allocated
+ * and then grown (~100 bytes per event, BENCHMARKS.md, tenth round). Each literal has the keys, in
+ * the order, the dynamic build gives them (the schema's order: op, dev, cpu, addresses, numbers,
+ * fill, dir, attrs); anything else (other ops, a write with data) is built dynamically.
+ */
+const L_DYNAMIC = 0;
+/** map-*: op dev cpu phys size dir attrs */
+const L_MAP = 1;
+/** unmap-*: op dev cpu addr size dir attrs */
+const L_UNMAP = 2;
+/** sync-for-*: op dev cpu addr size dir */
+const L_SYNC = 3;
+/** dev-read, and dev-write without data: op dev cpu addr size [fill] */
+const L_DEV_ACCESS = 4;
+/** cpu-read, and cpu-write without data: op cpu phys size [fill] */
+const L_CPU_ACCESS = 5;
+
+function layoutOf(op: string, sc: OpSchema | undefined): number {
+  if (!sc) return L_DYNAMIC;
+  switch (op) {
+    case 'map-single': case 'map-page': case 'map-phys': case 'map-resource': return L_MAP;
+    case 'unmap-single': case 'unmap-page': case 'unmap-phys': case 'unmap-resource': return L_UNMAP;
+    case 'sync-for-cpu': case 'sync-for-device': return L_SYNC;
+    case 'dev-read': case 'dev-write': return L_DEV_ACCESS;
+    case 'cpu-read': case 'cpu-write': return L_CPU_ACCESS;
+    default: return L_DYNAMIC;
+  }
 }
 
 function readShapes(buf: Uint8Array, strs: string[]): Shape[] {
@@ -81,7 +115,7 @@ function readShapes(buf: Uint8Array, strs: string[]): Shape[] {
     const flags = r.uint();
     const rmode = r.uint();
     const thrown = flags & 2 ? str() : undefined;
-    out.push({ generic, op, schema, dev, cpu, dir, attrs, extra, path, error: (flags & 1) !== 0, thrown, rmode });
+    out.push({ generic, op, schema, dev, cpu, dir, attrs, extra, path, error: (flags & 1) !== 0, thrown, rmode, layout: generic ? L_DYNAMIC : layoutOf(op, schema) });
   }
   return out;
 }
@@ -118,6 +152,8 @@ export class BatchCursor {
   private readonly lastSize: number[] = [];
   private readonly segDecoders = new Map<string, SegDecoder>();
   private ext = 0;
+  /** readBig()'s referred-back mapping size for the record being decoded, if any. */
+  private refSize: number | undefined;
 
   constructor(payload: Uint8Array, readonly firstSeq: number, readonly count: number) {
     let p: BatchPayload;
@@ -144,6 +180,50 @@ export class BatchCursor {
     return this.p.ext[this.ext++];
   }
 
+  /**
+   * Reads address field f into the scope's predictor. An unmap's `addr` may refer back to a mapping
+   * of the batch: then `refSize` is that mapping's size (the size predictor), else it stays undefined.
+   */
+  private readBig(f: BigField, scope: DecScope, i: number): bigint {
+    const r = this.r;
+    if (f === 'addr') {
+      const k = r.uint();
+      if (k > 0) {
+        const at = scope.histAddr.length - k;
+        if (at < 0) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
+        this.refSize = scope.histSize[at]!;
+        scope.addrN = scope.histAddrN[at]!;
+        return (scope.addr = scope.histAddr[at]!);
+      }
+      scope.addr = r.addDelta(scope.addr, scope.addrN);
+      scope.addrN = r.lastN;
+      return scope.addr;
+    }
+    if (f === 'phys') {
+      scope.phys = r.addDelta(scope.phys, scope.physN);
+      scope.physN = r.lastN;
+      return scope.phys;
+    }
+    scope.cpuAddr = r.addDelta(scope.cpuAddr, scope.cpuAddrN);
+    scope.cpuAddrN = r.lastN;
+    return scope.cpuAddr;
+  }
+
+  /** The record's size: a delta from the referred-back mapping's size, else from the shape's last. */
+  private readSize(shapeId: number): number {
+    const v = (this.refSize ?? this.lastSize[shapeId] ?? 0) + this.r.sint();
+    this.lastSize[shapeId] = v;
+    return v;
+  }
+
+  /** A write's data: the next msgpack value, a byte string (copied) or null (none: undefined). */
+  private readData(i: number): Uint8Array | undefined {
+    const v = this.nextExt();
+    if (v instanceof Uint8Array) return Uint8Array.from(v);
+    if (v !== null) throw new LogFormatError(`record ${i}: data is not a byte string`);
+    return undefined;
+  }
+
   /** The next record (call it `count` times, then finish()). */
   next(): LogRecord {
     if (this.decoded >= this.count) throw new Error('BatchCursor: every record was decoded');
@@ -160,67 +240,75 @@ export class BatchCursor {
       if (sh.generic) event = fixGeneric(this.nextExt());
       else {
         const sc = sh.schema!;
-        const ev: Record<string, unknown> = { op: sh.op };
-        if (sc.dev) ev.dev = sh.dev;
-        ev.cpu = sh.cpu;
-        let refSize: number | undefined;
-        for (const f of sc.big) {
-          let v: bigint;
-          if (f === 'addr') {
-            const k = r.uint();
-            if (k > 0) {
-              const at = scope.histAddr.length - k;
-              if (at < 0) throw new LogFormatError(`record ${i} refers to mapping ${k} back, which is not in the batch`);
-              v = scope.histAddr[at]!;
-              refSize = scope.histSize[at]!;
-              scope.addrN = scope.histAddrN[at]!;
-            } else {
-              v = r.addDelta(scope.addr, scope.addrN);
-              scope.addrN = r.lastN;
+        this.refSize = undefined;
+        const layout = sh.layout;
+        if (layout !== L_DYNAMIC) {
+          // One address, a size, for writes a fill byte and maybe data: the stream's order.
+          const a = primary = this.readBig(sc.big[0]!, scope, i);
+          const size = this.readSize(shapeId);
+          let fill = -1;
+          if (sc.fill) fill = r.uint() - 1;
+          const data = sc.complex.length !== 0 ? this.readData(i) : undefined;
+          switch (data === undefined ? layout : L_DYNAMIC) {
+            case L_MAP: event = { op: sh.op, dev: sh.dev, cpu: sh.cpu, phys: a, size, dir: sh.dir, attrs: sh.attrs } as Event; break;
+            case L_UNMAP: event = { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size, dir: sh.dir, attrs: sh.attrs } as Event; break;
+            case L_SYNC: event = { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size, dir: sh.dir } as Event; break;
+            case L_DEV_ACCESS:
+              event = (fill >= 0 ? { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size, fill } : { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size }) as Event;
+              break;
+            case L_CPU_ACCESS:
+              event = (fill >= 0 ? { op: sh.op, cpu: sh.cpu, phys: a, size, fill } : { op: sh.op, cpu: sh.cpu, phys: a, size }) as Event;
+              break;
+            default: {
+              // A write with data: the dynamic build's order.
+              const ev: Record<string, unknown> = { op: sh.op };
+              if (sc.dev) ev.dev = sh.dev;
+              ev.cpu = sh.cpu;
+              ev[sc.big[0]!] = a;
+              ev.size = size;
+              if (fill >= 0) ev.fill = fill;
+              ev.data = data;
+              event = ev as unknown as Event;
             }
-            scope.addr = v;
-          } else if (f === 'phys') {
-            v = scope.phys = r.addDelta(scope.phys, scope.physN);
-            scope.physN = r.lastN;
-          } else {
-            v = scope.cpuAddr = r.addDelta(scope.cpuAddr, scope.cpuAddrN);
-            scope.cpuAddrN = r.lastN;
           }
-          ev[f] = v;
-          primary ??= v;
-        }
-        for (const f of sc.num) {
-          if (f === 'size') {
-            const v = (refSize ?? this.lastSize[shapeId] ?? 0) + r.sint();
-            this.lastSize[shapeId] = v;
-            ev.size = v;
-          } else ev.byNs = scope.byNs += r.sint();
-        }
-        if (sc.fill) {
-          const f = r.uint();
-          if (f > 0) ev.fill = f - 1;
-        }
-        if (sc.dir) ev.dir = sh.dir;
-        if (sc.attrs) ev.attrs = sh.attrs;
-        if (sc.extra === 'bits') ev.bits = sh.extra;
-        else if (sc.extra === 'domain') {
-          const d = this.p.strs[sh.extra];
-          if (d === undefined) throw new LogFormatError('string index out of range in batch');
-          ev.domain = d;
-        }
-        for (const f of sc.complex) {
-          if (f === 'data') {
-            const v = this.nextExt();
-            if (v instanceof Uint8Array) ev.data = Uint8Array.from(v);
-            else if (v !== null) throw new LogFormatError(`record ${i}: data is not a byte string`);
-          } else {
-            let sd = this.segDecoders.get(key);
-            if (!sd) this.segDecoders.set(key, (sd = new SegDecoder()));
-            const segments = sd.read(r);
-            ev[f] = f === 'segments' ? segments : { segments, dma: readDma(r, segments) };
+        } else {
+          const ev: Record<string, unknown> = { op: sh.op };
+          if (sc.dev) ev.dev = sh.dev;
+          ev.cpu = sh.cpu;
+          for (const f of sc.big) {
+            const v = this.readBig(f, scope, i);
+            ev[f] = v;
+            primary ??= v;
           }
+          for (const f of sc.num) {
+            if (f === 'size') ev.size = this.readSize(shapeId);
+            else ev.byNs = scope.byNs += r.sint();
+          }
+          if (sc.fill) {
+            const f = r.uint();
+            if (f > 0) ev.fill = f - 1;
+          }
+          if (sc.dir) ev.dir = sh.dir;
+          if (sc.attrs) ev.attrs = sh.attrs;
+          if (sc.extra === 'bits') ev.bits = sh.extra;
+          else if (sc.extra === 'domain') {
+            const d = this.p.strs[sh.extra];
+            if (d === undefined) throw new LogFormatError('string index out of range in batch');
+            ev.domain = d;
+          }
+          for (const f of sc.complex) {
+            if (f === 'data') {
+              const v = this.readData(i);
+              if (v !== undefined) ev.data = v;
+            } else {
+              let sd = this.segDecoders.get(key);
+              if (!sd) this.segDecoders.set(key, (sd = new SegDecoder()));
+              const segments = sd.read(r);
+              ev[f] = f === 'segments' ? segments : { segments, dma: readDma(r, segments) };
+            }
+          }
+          event = ev as unknown as Event;
         }
-        event = ev as unknown as Event;
       }
       let result: bigint;
       switch (sh.rmode) {
