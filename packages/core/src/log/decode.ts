@@ -56,7 +56,7 @@ interface Shape {
  * Event layouts next() builds as one object literal: the hot ops, whose fields are an address, a
  * size and discrete fields from the shape. A literal puts every field in the object itself, where
  * adding them one by one to `{ op }` puts all but the first in a property array that is allocated
- * and then grown (~100 bytes per event, BENCHMARKS.md, tenth round). Each literal has the keys, in
+ * and then grown (72–78 bytes per event, BENCHMARKS.md, tenth round). Each literal has the keys, in
  * the order, the dynamic build gives them (the schema's order: op, dev, cpu, addresses, numbers,
  * fill, dir, attrs); anything else (other ops, a write with data) is built dynamically.
  */
