@@ -33,7 +33,10 @@ export interface Plan {
   /**
    * ...but at least this many per device: each program must get well past its ring fill, and past
    * the window of batches it queued while the other threads were still starting (8 × 256 records),
-   * or the steady window measures a start-up transient (64 devices: 8000 each).
+   * or the steady window measures a start-up transient. At 64 devices the last device's first
+   * batch waits behind the others' in-flight batches (up to 64 × 8 × 256 records): with 8000 events
+   * each the first program ended before it, and the window was 2–17 k events; the full plan's
+   * 16000 each (1.02 M events) gave a window of 623 k in a trial run (BENCHMARKS.md, tenth round).
    */
   pipelineMinPerDevice: number;
   pipelineDevices: number[];
@@ -57,7 +60,7 @@ export function defaultPlan(quick: boolean): Plan {
     : {
       quick, figures: [...FIGURES], seed: 1n,
       replayEvents: 200_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 480_000, pipelineMinPerDevice: 8000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
+      pipelineEvents: 480_000, pipelineMinPerDevice: 16_000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
       memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     };
 }
