@@ -58,7 +58,7 @@ interface Shape {
  * adding them one by one to `{ op }` puts all but the first in a property array that is allocated
  * and then grown (72–78 bytes per event, BENCHMARKS.md, tenth round). Each literal has the keys, in
  * the order, the dynamic build gives them (the schema's order: op, dev, cpu, addresses, numbers,
- * fill, dir, attrs); anything else (other ops, a write with data) is built dynamically.
+ * fill, dir, attrs, then a write's data); the other ops are built field by field.
  */
 const L_DYNAMIC = 0;
 /** map-*: op dev cpu phys size dir attrs */
@@ -67,9 +67,9 @@ const L_MAP = 1;
 const L_UNMAP = 2;
 /** sync-for-*: op dev cpu addr size dir */
 const L_SYNC = 3;
-/** dev-read, and dev-write without data: op dev cpu addr size [fill] */
+/** dev-read, dev-write: op dev cpu addr size [fill] [data] */
 const L_DEV_ACCESS = 4;
-/** cpu-read, and cpu-write without data: op cpu phys size [fill] */
+/** cpu-read, cpu-write: op cpu phys size [fill] [data] */
 const L_CPU_ACCESS = 5;
 
 function layoutOf(op: string, sc: OpSchema | undefined): number {
@@ -249,28 +249,18 @@ export class BatchCursor {
           let fill = -1;
           if (sc.fill) fill = r.uint() - 1;
           const data = sc.complex.length !== 0 ? this.readData(i) : undefined;
-          switch (data === undefined ? layout : L_DYNAMIC) {
+          switch (layout) {
             case L_MAP: event = { op: sh.op, dev: sh.dev, cpu: sh.cpu, phys: a, size, dir: sh.dir, attrs: sh.attrs } as Event; break;
             case L_UNMAP: event = { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size, dir: sh.dir, attrs: sh.attrs } as Event; break;
             case L_SYNC: event = { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size, dir: sh.dir } as Event; break;
             case L_DEV_ACCESS:
               event = (fill >= 0 ? { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size, fill } : { op: sh.op, dev: sh.dev, cpu: sh.cpu, addr: a, size }) as Event;
               break;
-            case L_CPU_ACCESS:
+            default: // L_CPU_ACCESS
               event = (fill >= 0 ? { op: sh.op, cpu: sh.cpu, phys: a, size, fill } : { op: sh.op, cpu: sh.cpu, phys: a, size }) as Event;
-              break;
-            default: {
-              // A write with data: the dynamic build's order.
-              const ev: Record<string, unknown> = { op: sh.op };
-              if (sc.dev) ev.dev = sh.dev;
-              ev.cpu = sh.cpu;
-              ev[sc.big[0]!] = a;
-              ev.size = size;
-              if (fill >= 0) ev.fill = fill;
-              ev.data = data;
-              event = ev as unknown as Event;
-            }
           }
+          // A write's data (rare: programs write fills) is the last key, as in the dynamic build.
+          if (data !== undefined) (event as { data?: Uint8Array }).data = data;
         } else {
           const ev: Record<string, unknown> = { op: sh.op };
           if (sc.dev) ev.dev = sh.dev;
