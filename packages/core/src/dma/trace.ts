@@ -5,6 +5,7 @@
 import type { SgList, Segment, TraceRec } from '../events.ts';
 import type { Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
+import type { U64 } from '../util/exact.ts';
 import { hex, hex016, pad16 } from '../util/hex.ts';
 import { ATTR_TABLE, DIR_TRACE_NAMES, DMA_ATTR_MMIO, DMA_MAPPING_ERROR } from './defs.ts';
 import { is_swiotlb_force_bounce } from './swiotlb.ts';
@@ -72,9 +73,10 @@ export class Trace implements TraceRec {
     public kind: number,
     /** The device (its name is printed; log format 3 folds its index); null for the iommu kinds. */
     public dev: Device | null,
-    public a: bigint,
-    public b: bigint,
-    public c: bigint,
+    /** U64s: the iommu kinds may hold exact values as numbers (util/exact.ts); the other kinds hold bigints. */
+    public a: U64,
+    public b: U64,
+    public c: U64,
     public n: number,
     public dir: number,
     public attrs: number,
@@ -87,7 +89,7 @@ export class Trace implements TraceRec {
   ) {}
 
   /** The record made anew with these fields (what `new Trace(...)` would hold). */
-  reset(system: TraceRec['system'], name: string, kind: number, dev: Device | null, a: bigint, b: bigint, c: bigint, n: number, dir: number, attrs: number, flag: boolean, xs: readonly bigint[] | null, ys: readonly number[] | null, zs: readonly bigint[] | null): void {
+  reset(system: TraceRec['system'], name: string, kind: number, dev: Device | null, a: U64, b: U64, c: U64, n: number, dir: number, attrs: number, flag: boolean, xs: readonly bigint[] | null, ys: readonly number[] | null, zs: readonly bigint[] | null): void {
     this.formatted = undefined;
     this.system = system;
     this.name = name;
@@ -138,9 +140,9 @@ function traceText(t: Trace): string {
     case TRACE_UNMAP_SG:
       return `${t.dev!.name} dir=${dir()} phys_addrs=${print_array(t.xs!)} attrs=${attrsText(t.flag, t.attrs)}`;
     case TRACE_IOMMU_MAP:
-      return `IOMMU: iova=${hex016(t.a)} - ${hex016(t.a + t.c)} paddr=${hex016(t.b)} size=${t.c}`;
+      return `IOMMU: iova=${hex016(t.a)} - ${hex016(BigInt(t.a) + BigInt(t.c))} paddr=${hex016(t.b)} size=${t.c}`;
     case TRACE_IOMMU_UNMAP:
-      return `IOMMU: iova=${hex016(t.a)} - ${hex016(t.a + t.c)} size=${t.c} unmapped_size=${t.b}`;
+      return `IOMMU: iova=${hex016(t.a)} - ${hex016(BigInt(t.a) + BigInt(t.c))} size=${t.c} unmapped_size=${t.b}`;
     case TRACE_BOUNCED:
       return `dev_name: ${t.dev!.name} dma_mask=${hex(t.b)} dev_addr=${hex(t.a)} size=${t.n} ${t.flag ? 'FORCE' : 'NORMAL'}`;
     default:
@@ -159,7 +161,7 @@ export class TracePool {
   used = 0;
 }
 
-function rec(k: Kernel, system: TraceRec['system'], name: string, kind: number, dev: Device | null, a: bigint, b: bigint, c: bigint, n: number, dir: number, attrs: number, flag: boolean, xs: readonly bigint[] | null = null, ys: readonly number[] | null = null, zs: readonly bigint[] | null = null): void {
+function rec(k: Kernel, system: TraceRec['system'], name: string, kind: number, dev: Device | null, a: U64, b: U64, c: U64, n: number, dir: number, attrs: number, flag: boolean, xs: readonly bigint[] | null = null, ys: readonly number[] | null = null, zs: readonly bigint[] | null = null): void {
   const pool = k.tracePool;
   if (pool === null) {
     k.traceRec(new Trace(system, name, kind, dev, a, b, c, n, dir, attrs, flag, xs, ys, zs));
@@ -204,11 +206,11 @@ export function trace_dma_unmap_resource(k: Kernel, dev: Device, addr: bigint, s
 }
 
 /** iommu:map (include/trace/events/iommu.h), traced by iommu_map_nosync. */
-export function trace_iommu_map(k: Kernel, iova: bigint, paddr: bigint, size: bigint): void {
+export function trace_iommu_map(k: Kernel, iova: U64, paddr: U64, size: U64): void {
   rec(k, 'iommu', 'map', TRACE_IOMMU_MAP, null, iova, paddr, size, 0, 0, 0, false);
 }
 /** iommu:unmap, traced by __iommu_unmap. */
-export function trace_iommu_unmap(k: Kernel, iova: bigint, size: bigint, unmapped: bigint): void {
+export function trace_iommu_unmap(k: Kernel, iova: U64, size: U64, unmapped: U64): void {
   rec(k, 'iommu', 'unmap', TRACE_IOMMU_UNMAP, null, iova, unmapped, size, 0, 0, 0, false);
 }
 

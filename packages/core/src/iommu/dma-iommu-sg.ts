@@ -20,6 +20,7 @@ import {
   recordMapping,
 } from './dma-iommu.ts';
 import { iommu_map_nosync, iommu_unmap, type IommuDomain } from './iommu.ts';
+import { exactNum } from '../util/exact.ts';
 
 /** One scatterlist entry as iommu_dma_map_sg rewrites it in place. */
 interface SgEntry {
@@ -127,21 +128,36 @@ export function iommu_dma_map_sg(k: Kernel, dev: Device, sg: SgList, dir: number
   }
   if (!iova_len) return __finalise_sg(dev, sg, entries, 0n);
 
-  const iova = iommu_dma_alloc_iova(k, dom, iova_len, dev.dma_get_mask(), dev);
-  if (!iova) {
+  const pages = Number(iova_len >> dom.shift);
+  const pfn = iommu_dma_alloc_iova(k, dom, pages, dev.dma_get_mask(), dev);
+  if (!pfn) {
     sg.dma = [];
     return -ENOMEM;
   }
+  const iova = dom.iova(pfn);
   const ret = iommu_map_sg(k, dom, iova, entries, prot);
   if (typeof ret === 'number' || ret < iova_len) {
-    iommu_dma_free_iova(k, dom, iova, iova_len, null);
+    iommu_dma_free_iova(k, dom, pfn, pages, null);
     sg.dma = [];
     const err = typeof ret === 'number' ? ret : 0;
     return err === -ENOMEM || err === -EREMOTEIO ? err : -EINVAL;
   }
   const count = __finalise_sg(dev, sg, entries, iova);
-  recordMapping(dom, dev, iova, iova_len, sg.dma.map((d) => ({ start: d.addr, end: d.addr + BigInt(d.len) })));
+  recordMapping(dom, dev, pfn, pages, ...dmaRanges(sg));
   return count;
+}
+
+/** The DMA segments' byte ranges for recordMapping: flattened numbers when every end is exact, else bigint pairs. */
+function dmaRanges(sg: SgList): [number[] | null, { start: bigint; end: bigint }[] | null] {
+  const out = new Array<number>(sg.dma.length * 2);
+  for (let i = 0; i < sg.dma.length; i++) {
+    const d = sg.dma[i]!;
+    const start = exactNum(d.addr);
+    if (start < 0 || start + d.len > Number.MAX_SAFE_INTEGER) return [null, sg.dma.map((x) => ({ start: x.addr, end: x.addr + BigInt(x.len) }))];
+    out[2 * i] = start;
+    out[2 * i + 1] = start + d.len;
+  }
+  return [out, null];
 }
 
 /** iommu_dma_unmap_sg: one __iommu_dma_unmap from the first DMA segment to the end of the last. */

@@ -13,7 +13,7 @@ import type { Hasher } from '../util/hash.ts';
 import { exactNum } from '../util/exact.ts';
 import { DMA_BIT_MASK, hex016, maskBits } from '../util/hex.ts';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
-import { IommuDomain, iommu_domain_flush_iotlb_all, iommu_iova_to_phys, iommu_map, iommu_unmap_fast, iommu_iotlb_sync, type IotlbGather } from './iommu.ts';
+import { IommuDomain, IommuMapping, iommu_domain_flush_iotlb_all, iommu_iova_to_phys, iommu_map_pages, iommu_unmap_fast, iommu_iotlb_sync, type IotlbGather } from './iommu.ts';
 import { iommu_dma_map_sg, iommu_dma_unmap_sg, iommu_dma_sync_sg_for_cpu, iommu_dma_sync_sg_for_device } from './dma-iommu-sg.ts';
 
 export { iommu_dev_access } from './dev-access.ts';
@@ -134,90 +134,80 @@ export function dev_use_swiotlb(k: Kernel, dev: Device, size: number, dir: numbe
 
 /** iova_unaligned / iova_offset(phys | size) */
 function iova_unaligned(dom: IommuDomain, phys: bigint, size: number): boolean {
-  return ((phys | BigInt(size)) & dom.gmask) !== 0n;
+  return dom.off(phys) !== 0 || size % dom.granule !== 0;
 }
 
-/** iommu_dma_alloc_iova: 32-bit first for PCI devices, then the full limit. Returns 0n on failure. */
-export function iommu_dma_alloc_iova(k: Kernel, dom: IommuDomain, size: bigint, dma_limit: bigint, dev: Device): bigint {
-  const iova_len = Number(size >> dom.shift);
+const MASK32 = DMA_BIT_MASK(32);
+
+/** iommu_dma_alloc_iova of `pages` granule pages: 32-bit first for PCI devices, then the full limit. Returns the IOVA pfn, 0 on failure. */
+export function iommu_dma_alloc_iova(k: Kernel, dom: IommuDomain, pages: number, dma_limit: bigint, dev: Device): number {
   const cpu = currentCpu(k);
   dma_limit = min_not_zero(dma_limit, dev.busDmaLimit);
   if (dma_limit > dom.aperture_end) dma_limit = dom.aperture_end;
-  if (dma_limit > DMA_BIT_MASK(32) && dev.pci32bitWorkaround) {
-    const pfn = dom.iovad.alloc_iova_fast(iova_len, Number(DMA_BIT_MASK(32) >> dom.shift), false, cpu);
-    if (pfn) return dom.iova(pfn);
+  if (dma_limit > MASK32 && dev.pci32bitWorkaround) {
+    const pfn = dom.iovad.alloc_iova_fast(pages, dom.limitPfn(MASK32), false, cpu);
+    if (pfn) return pfn;
     dev.pci32bitWorkaround = false;
     k.dev_printk(dev, `Using ${maskBits(dma_limit)}-bit DMA addresses`);
   }
-  const pfn = dom.iovad.alloc_iova_fast(iova_len, Number(dma_limit >> dom.shift), true, cpu);
-  return pfn ? dom.iova(pfn) : 0n;
+  return dom.iovad.alloc_iova_fast(pages, dom.limitPfn(dma_limit), true, cpu);
 }
 
 /** iommu_dma_free_iova: to the flush queue when the unmap was queued, else straight to the rcache. */
-export function iommu_dma_free_iova(k: Kernel, dom: IommuDomain, iova: bigint, size: bigint, gather: IotlbGather | null): void {
-  const pfn = dom.pfn(iova);
-  const pages = Number(size >> dom.shift);
+export function iommu_dma_free_iova(k: Kernel, dom: IommuDomain, pfn: number, pages: number, gather: IotlbGather | null): void {
   if (gather?.queued) dom.fq!.queue_iova(pfn, pages, currentCpu(k));
   else dom.iovad.free_iova_fast(pfn, pages, currentCpu(k));
 }
 
-/** Model bookkeeping: a dma-iommu mapping became live. */
-export function recordMapping(dom: IommuDomain, dev: Device, iova: bigint, size: bigint, ranges: { start: bigint; end: bigint }[]): void {
-  const pfn = dom.pfn(iova);
-  dom.live.set(pfn, { iovaPfn: pfn, pages: Number(size >> dom.shift), dev: dev.name, ranges, rangesN: exactRanges(ranges) });
-}
-
-/** IommuMapping.rangesN: the ranges as numbers when all are exact (util/exact.ts), so device accesses compare numbers with numbers. */
-function exactRanges(ranges: readonly { start: bigint; end: bigint }[]): number[] | null {
-  const out = new Array<number>(ranges.length * 2);
-  for (let i = 0; i < ranges.length; i++) {
-    const r = ranges[i]!;
-    const start = exactNum(r.start);
-    const end = exactNum(r.end);
-    if (start < 0 || end < 0) return null;
-    out[2 * i] = start;
-    out[2 * i + 1] = end;
-  }
-  return out;
+/**
+ * Model bookkeeping: a dma-iommu mapping of `pages` pages at `pfn` became live, the driver given
+ * the byte ranges `rangesN` (flattened [start, end) numbers; null when some end is not exact, and
+ * then `big` holds them).
+ */
+export function recordMapping(dom: IommuDomain, dev: Device, pfn: number, pages: number, rangesN: number[] | null, big: { start: bigint; end: bigint }[] | null): void {
+  dom.live.set(pfn, new IommuMapping(pfn, pages, dev.name, rangesN, big));
 }
 
 /** __iommu_dma_map: allocate an IOVA for the granule-aligned span, map it; returns IOVA + offset. */
 export function __iommu_dma_map(k: Kernel, dev: Device, phys: bigint, size: number, prot: number, dma_limit: bigint): bigint {
   const dom = k.iommu.domainOf(dev);
-  const iova_off = phys & dom.gmask;
+  // On numbers: the offset, the span in pages, the IOVA pfn (IommuDomain); bigints only for what
+  // leaves as one (the handle) and for addresses that are not exact (BENCHMARKS.md, eleventh round).
+  const iova_off = dom.off(phys);
   // If anyone ever wants this, the IOVA allocator would need to support it (the kernel's words).
-  if (BigInt(dev.minAlignMask) > dom.gmask) {
+  if (dev.minAlignMask > dom.granule - 1) {
     k.dev_WARN_ONCE(dev, DMA_IOMMU_C, '__iommu_dma_map', 'Unsupported alignment constraint');
     return DMA_MAPPING_ERROR;
   }
-  const span = dom.align(BigInt(size) + iova_off);
-  const iova = iommu_dma_alloc_iova(k, dom, span, dma_limit, dev);
-  if (iova === 0n) return DMA_MAPPING_ERROR;
-  if (iommu_map(k, dom, iova, phys - iova_off, span, prot, dom.pfn(iova))) {
-    iommu_dma_free_iova(k, dom, iova, span, null);
+  const pages = dom.pagesFor(size, iova_off);
+  const pfn = iommu_dma_alloc_iova(k, dom, pages, dma_limit, dev);
+  if (pfn === 0) return DMA_MAPPING_ERROR;
+  const physN = exactNum(phys);
+  if (iommu_map_pages(k, dom, pfn, physN >= 0 ? physN - iova_off : phys - BigInt(iova_off), pages, prot, pfn)) {
+    iommu_dma_free_iova(k, dom, pfn, pages, null);
     return DMA_MAPPING_ERROR;
   }
-  recordMapping(dom, dev, iova, span, [{ start: iova + iova_off, end: iova + iova_off + BigInt(size) }]);
-  return iova + iova_off;
+  const start = dom.at(pfn, iova_off);
+  if (typeof start === 'number' && start + size <= Number.MAX_SAFE_INTEGER) recordMapping(dom, dev, pfn, pages, [start, start + size], null);
+  else recordMapping(dom, dev, pfn, pages, null, [{ start: BigInt(start), end: BigInt(start) + BigInt(size) }]);
+  return BigInt(start);
 }
 
 /** __iommu_dma_unmap: unmap the granule span; strict invalidates and frees now, lazy queues. */
 export function __iommu_dma_unmap(k: Kernel, dev: Device, dma_addr: bigint, size: number): void {
   const dom = k.iommu.domainOf(dev);
-  const iova_off = dma_addr & dom.gmask;
-  dma_addr -= iova_off;
-  const span = dom.align(BigInt(size) + iova_off);
+  const pfn = dom.pfn(dma_addr); // the IOVA less its offset, in pages
+  const pages = dom.pagesFor(size, dom.off(dma_addr));
   const gather: IotlbGather = { startPfn: 0, pages: 0, queued: dom.fq !== null };
-  const unmapped = iommu_unmap_fast(k, dom, dma_addr, span, gather);
-  if (unmapped !== span) warn_on(k, '__iommu_dma_unmap');
+  const unmapped = iommu_unmap_fast(k, dom, pfn, pages, gather);
+  if (unmapped !== pages) warn_on(k, '__iommu_dma_unmap');
   if (!gather.queued) iommu_iotlb_sync(dom, gather);
-  const pfn = dom.pfn(dma_addr);
   if (!dom.live.delete(pfn)) {
     // The kernel releases the IOVA regardless: a range no live mapping owns ends up in the rcache
     // (or the tree loses someone else's node), ready to be handed out twice.
-    k.finding('double-free', `IOVA released that no live mapping holds [domain=${dom.name}] [device=${dev.name}] [iova=${hex016(dma_addr)}] [size=${span} bytes]`);
+    k.finding('double-free', `IOVA released that no live mapping holds [domain=${dom.name}] [device=${dev.name}] [iova=${hex016(dom.at(pfn))}] [size=${dom.at(pages)} bytes]`);
   }
-  iommu_dma_free_iova(k, dom, dma_addr, span, gather);
+  iommu_dma_free_iova(k, dom, pfn, pages, gather);
 }
 
 /** The untrusted-device bounce: a granule-aligned swiotlb slot, padding zeroed. */

@@ -3,7 +3,7 @@
 // leaf entries (no block mappings); translations and the addresses handed out are the same.
 
 import type { Hasher } from '../util/hash.ts';
-import { exactNum, exactRange } from '../util/exact.ts';
+import { exactNum, exactRange, type U64 } from '../util/exact.ts';
 import { PfnTable } from './pfn-table.ts';
 
 // include/linux/iommu.h protection flags.
@@ -55,15 +55,15 @@ export class IoPgtable {
    * (io-pgtable-arm WARNs and refuses to overwrite a valid PTE: the caller returns -EEXIST).
    * Returns the pages mapped (`count` unless it stopped).
    */
-  map_pages(pfn: number, phys: bigint, count: number, prot: number, owner: number): number {
+  map_pages(pfn: number, phys: U64, count: number, prot: number, owner: number): number {
     const g = this.granule;
     // When the last page's address is exact as a number, every page's is: stepped on numbers.
-    const base = exactRange(phys, count * g);
+    const base = typeof phys === 'number' ? (phys + count * g <= Number.MAX_SAFE_INTEGER ? phys : -1) : exactRange(phys, count * g);
     for (let i = 0; i < count; i++) {
       if (this.ptes.has(pfn + i)) return i;
       if (base >= 0) this.ptes.set(pfn + i, 0n, base + i * g, prot, owner);
       else {
-        const p = phys + BigInt(i * g);
+        const p = BigInt(phys) + BigInt(i * g);
         this.ptes.set(pfn + i, p, exactNum(p), prot, owner);
       }
     }

@@ -6,7 +6,7 @@ import type { DomainConfig } from '../config.ts';
 import { ModelInputError, type Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
-import { exactNum } from '../util/exact.ts';
+import { exactNum, high32, low32, type U64 } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
 import { trace_iommu_map, trace_iommu_unmap } from '../dma/trace.ts';
 import { FlushQueue } from './flush-queue.ts';
@@ -16,15 +16,41 @@ import { IovaDomain } from './iova.ts';
 
 export const EINVAL = 22;
 
-/** A live dma-iommu mapping (model bookkeeping: who mapped which IOVA bytes). */
-export interface IommuMapping {
-  iovaPfn: number;
-  pages: number;
-  dev: string;
+/**
+ * A live dma-iommu mapping (model bookkeeping: who mapped which IOVA bytes). Its byte ranges are
+ * kept as numbers when every end is exact (below 2^53, all but contrived IOVAs: PCI devices get
+ * 32-bit ones first), so a map makes no bigints for them; as bigints otherwise.
+ */
+export class IommuMapping {
+  constructor(
+    readonly iovaPfn: number,
+    readonly pages: number,
+    readonly dev: string,
+    /** The ranges [start, end) flattened, as numbers, when every end is exact; else null (see `big`). */
+    readonly rangesN: number[] | null,
+    private readonly big: readonly { start: bigint; end: bigint }[] | null,
+  ) {}
+
   /** IOVA byte ranges [start, end) the driver was given (several for a merged scatterlist). */
-  ranges: { start: bigint; end: bigint }[];
-  /** The same ranges as numbers, flattened [start, end, ...], when every end is exact (below 2^53); else null. Not state. */
-  rangesN: number[] | null;
+  get ranges(): readonly { start: bigint; end: bigint }[] {
+    const r = this.rangesN;
+    if (r === null) return this.big!;
+    const out: { start: bigint; end: bigint }[] = [];
+    for (let i = 0; i < r.length; i += 2) out.push({ start: BigInt(r[i]!), end: BigInt(r[i + 1]!) });
+    return out;
+  }
+
+  /** Folds the ranges: their count, then each start and end as Hasher.big (num() gives the same words for an exact value). */
+  hashRanges(h: Hasher): void {
+    const r = this.rangesN;
+    if (r === null) {
+      h.u32(this.big!.length);
+      for (const x of this.big!) h.big(x.start).big(x.end);
+      return;
+    }
+    h.u32(r.length / 2);
+    for (let i = 0; i < r.length; i++) h.num(r[i]!);
+  }
 }
 
 /** struct iommu_iotlb_gather: the range an unmap collected, and whether it is left to the flush queue. */
@@ -91,8 +117,35 @@ export class IommuDomain {
     return n >= 0 ? Math.floor(n / this.granule) : Number(iova >> this.shift);
   }
 
-  iova(pfn: number): bigint {
-    return BigInt(pfn) << this.shift;
+  /** x >> shift for any u64 x (a DMA limit), from its 32-bit halves: exact, since the result is below 2^52. */
+  limitPfn(x: bigint): number {
+    if (this.granule > 4294967296) return Number(x >> this.shift);
+    return high32(x) * (4294967296 / this.granule) + Math.floor(low32(x) / this.granule);
+  }
+
+  /** x & gmask, the offset into its granule page, as a number. */
+  off(x: bigint): number {
+    // A scenario's granule is at most 1 GiB (schema-machine.ts): the offset lies in the low 32 bits.
+    return this.granule <= 0x4000_0000 ? low32(x) & (this.granule - 1) : Number(x & this.gmask);
+  }
+
+  /** (pfn << shift) + off as a U64: a number when exact (one multiply, no bigint), else a bigint. Also bytes of `pfn` pages. */
+  at(pfn: number, off = 0): U64 {
+    // A product or sum above 2^53 - 1 rounds to at least 2^53, so the test never passes an inexact value.
+    const n = pfn * this.granule + off;
+    return n <= Number.MAX_SAFE_INTEGER ? n : (BigInt(pfn) << this.shift) + BigInt(off);
+  }
+
+  iova(pfn: number, off = 0): bigint {
+    const n = pfn * this.granule + off;
+    return n <= Number.MAX_SAFE_INTEGER ? BigInt(n) : (BigInt(pfn) << this.shift) + BigInt(off);
+  }
+
+  /** iova_align(size + off) >> shift: the granule pages of a span of `size` bytes starting `off` into a page (exact for any safe size). */
+  pagesFor(size: number, off: number): number {
+    const g = this.granule;
+    const whole = Math.floor(size / g);
+    return whole + Math.ceil((size - whole * g + off) / g);
   }
 
   /** iova_align: up to the granule. */
@@ -110,8 +163,8 @@ export class IommuDomain {
     h.u32(keys.length);
     for (const key of keys) {
       const m = this.live.get(key)!;
-      h.num(m.iovaPfn).num(m.pages).str(m.dev).u32(m.ranges.length);
-      for (const r of m.ranges) h.big(r.start).big(r.end);
+      h.num(m.iovaPfn).num(m.pages).str(m.dev);
+      m.hashRanges(h);
     }
   }
 }
@@ -121,18 +174,27 @@ export function iommu_map_nosync(k: Kernel, dom: IommuDomain, iova: bigint, padd
   // Both addresses and the size must be aligned to the smallest page size (pr_err + -EINVAL);
   // dma-iommu always aligns them, so only a model bug gets here.
   if (((iova | paddr | size) & dom.gmask) !== 0n) return -EINVAL;
-  const pages = Number(size >> dom.shift);
+  return iommu_map_pages(k, dom, dom.pfn(iova), paddr, Number(size >> dom.shift), prot, owner);
+}
+
+/**
+ * iommu_map_nosync of whole granule pages, [pfn, pfn + pages) to paddr, where the IOVA and size
+ * are aligned by construction: dma-iommu's single mappings call it without making the bytes as
+ * bigints. `paddr` a U64 (util/exact.ts); it is still checked for alignment.
+ */
+export function iommu_map_pages(k: Kernel, dom: IommuDomain, pfn: number, paddr: U64, pages: number, prot: number, owner: number): number {
+  if ((typeof paddr === 'number' ? paddr % dom.granule : dom.off(paddr)) !== 0) return -EINVAL;
   // Model limit, not the kernel's: the IO page table keeps one entry per granule page, so a single
   // mapping of more than 2^20 pages (4 GiB at 4 KiB) is refused as input the model cannot hold.
   if (pages > IOMMU_MODEL_MAX_MAP_PAGES) {
-    throw new ModelInputError(`a single IOMMU mapping of ${size} bytes is larger than dmasim models (at most ${IOMMU_MODEL_MAX_MAP_PAGES} pages of ${dom.granule} bytes)`);
+    throw new ModelInputError(`a single IOMMU mapping of ${dom.at(pages)} bytes is larger than dmasim models (at most ${IOMMU_MODEL_MAX_MAP_PAGES} pages of ${dom.granule} bytes)`);
   }
-  const mapped = dom.pgtable.map_pages(dom.pfn(iova), paddr, pages, prot, owner);
+  const mapped = dom.pgtable.map_pages(pfn, paddr, pages, prot, owner);
   if (mapped < pages) {
-    iommu_unmap(k, dom, iova, BigInt(mapped) << dom.shift);
+    iommu_unmap_pages(k, dom, pfn, mapped);
     return -EEXIST;
   }
-  trace_iommu_map(k, iova, paddr, size);
+  trace_iommu_map(k, dom.at(pfn), paddr, dom.at(pages));
   return 0;
 }
 
@@ -144,29 +206,32 @@ export function iommu_map(k: Kernel, dom: IommuDomain, iova: bigint, paddr: bigi
 /** Largest single iommu_map the model accepts, in granule pages. */
 export const IOMMU_MODEL_MAX_MAP_PAGES = 1 << 20;
 
-/** __iommu_unmap: clears pages until `size` is done or an unmapped page stops it; traces `unmap`. */
-function __iommu_unmap(k: Kernel, dom: IommuDomain, iova: bigint, size: bigint, gather: IotlbGather): bigint {
-  if (((iova | size) & dom.gmask) !== 0n) return 0n;
-  const pfn = dom.pfn(iova);
-  const done = dom.pgtable.unmap_pages(pfn, Number(size >> dom.shift));
+/** __iommu_unmap of whole granule pages: clears pages until `pages` are done or an unmapped page stops it; traces `unmap`. Returns pages unmapped. */
+function __iommu_unmap(k: Kernel, dom: IommuDomain, pfn: number, pages: number, gather: IotlbGather): number {
+  const done = dom.pgtable.unmap_pages(pfn, pages);
   if (done > 0) {
     if (gather.pages === 0) gather.startPfn = pfn;
     gather.pages += done;
   }
-  const unmapped = BigInt(done) << dom.shift;
-  trace_iommu_unmap(k, iova, size, unmapped);
-  return unmapped;
+  trace_iommu_unmap(k, dom.at(pfn), dom.at(pages), dom.at(done));
+  return done;
 }
 
-/** iommu_unmap_fast: the caller syncs (or queues) the gathered invalidation. */
-export function iommu_unmap_fast(k: Kernel, dom: IommuDomain, iova: bigint, size: bigint, gather: IotlbGather): bigint {
-  return __iommu_unmap(k, dom, iova, size, gather);
+/** iommu_unmap_fast on whole granule pages: the caller syncs (or queues) the gathered invalidation. Returns pages unmapped. */
+export function iommu_unmap_fast(k: Kernel, dom: IommuDomain, pfn: number, pages: number, gather: IotlbGather): number {
+  return __iommu_unmap(k, dom, pfn, pages, gather);
 }
 
-/** iommu_unmap: unmap and invalidate at once. */
+/** iommu_unmap: unmap and invalidate at once. An unaligned IOVA or size unmaps nothing (and traces nothing). */
 export function iommu_unmap(k: Kernel, dom: IommuDomain, iova: bigint, size: bigint): bigint {
+  if (((iova | size) & dom.gmask) !== 0n) return 0n;
+  return BigInt(iommu_unmap_pages(k, dom, dom.pfn(iova), Number(size >> dom.shift))) << dom.shift;
+}
+
+/** iommu_unmap of whole granule pages; returns pages unmapped. */
+function iommu_unmap_pages(k: Kernel, dom: IommuDomain, pfn: number, pages: number): number {
   const gather: IotlbGather = { startPfn: 0, pages: 0, queued: false };
-  const r = __iommu_unmap(k, dom, iova, size, gather);
+  const r = __iommu_unmap(k, dom, pfn, pages, gather);
   iommu_iotlb_sync(dom, gather);
   return r;
 }
@@ -183,6 +248,11 @@ export function iommu_domain_flush_iotlb_all(dom: IommuDomain): void {
 
 /** iommu_iova_to_phys: 0 when nothing is mapped. */
 export function iommu_iova_to_phys(dom: IommuDomain, iova: bigint): bigint {
+  const pfn = dom.pfn(iova);
+  const off = dom.off(iova);
+  const pn = dom.pgtable.ptes.physN(pfn);
+  // On numbers when the page's address is exact (one BigInt for the result); else the page table's own walk.
+  if (pn >= 0 && pn + off <= Number.MAX_SAFE_INTEGER) return BigInt(pn + off);
   return dom.pgtable.iova_to_phys(iova);
 }
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyOutcome, traceLine, type Outcome, type TraceRec } from '../events.ts';
 import { testMachine } from '../testing.ts';
-import { Trace, TRACE_MAP } from '../dma/trace.ts';
+import { Trace, TRACE_IOMMU_MAP, TRACE_MAP } from '../dma/trace.ts';
 import { Prng } from '../util/prng.ts';
 import { detailHex, detailTag, Lanes, outcomeDigest, thrownDigest } from './digest.ts';
 
@@ -173,5 +173,18 @@ describe('version 3: trace records kept as fields', () => {
     const p1 = { system: 'dma' as const, name: 'dma_alloc', text: 'a' };
     const p2 = { system: 'dma' as const, name: 'dma_alloc', text: 'b' };
     expect(detailHex(outcomeDigest(withTrace(p1), 3))).not.toBe(detailHex(outcomeDigest(withTrace(p2), 3)));
+  });
+
+  it('an iommu record holding exact addresses as numbers folds and prints as the same record with bigints', () => {
+    // The IOMMU paths pass U64s (util/exact.ts): a replay must not tell the two forms apart.
+    const iommu = (a: bigint | number, b: bigint | number, c: bigint | number): Trace =>
+      new Trace('iommu', 'map', TRACE_IOMMU_MAP, null, a, b, c, 0, 0, 0, false, null, null, null);
+    for (const [a, b, c] of [[0xfffff000, 0x12345000, 4096], [2 ** 53 - 4096, 2 ** 40 + 0x3000, 2 ** 32]]) {
+      const asNumbers = iommu(a!, b!, c!);
+      const asBigints = iommu(BigInt(a!), BigInt(b!), BigInt(c!));
+      expect(traceLine(asNumbers)).toBe(traceLine(asBigints));
+      for (const v of [3, 4]) expect(outcomeDigest(withTrace(asNumbers), v)).toEqual(outcomeDigest(withTrace(asBigints), v));
+    }
+    expect(traceLine(iommu(2 ** 53 - 4096, 0x1000, 8192))).toBe('map: IOMMU: iova=0x001ffffffffff000 - 0x0020000000001000 paddr=0x0000000000001000 size=8192');
   });
 });

@@ -6,7 +6,7 @@ import type { Outcome, Path } from '../events.ts';
 import { Hasher, LITTLE_ENDIAN, premix, wordAt } from '../util/hash.ts';
 import { LOG_FORMAT_VERSION } from './format.ts';
 import { Trace } from '../dma/trace.ts';
-import { high32, low32 } from '../util/exact.ts';
+import { high32, low32, type U64 } from '../util/exact.ts';
 
 export interface OutcomeDigest {
   result: bigint;
@@ -175,6 +175,12 @@ export class Lanes {
     this.w(high32(x));
   }
 
+  /** A U64 (util/exact.ts) as big() folds its bigint: num() gives the same words for an exact number. */
+  u64(x: U64): void {
+    if (typeof x === 'bigint') this.big(x);
+    else this.num(x);
+  }
+
   /** The high 32 bits of the final digest: the lanes cross-mixed with murmur3's fmix32. */
   hi(): number {
     return fmix32(this.a ^ Math.imul(this.b, 0x9e3779b1));
@@ -305,9 +311,9 @@ function foldTrace(m: Lanes, t: Trace): void {
   m.w(0x100 + t.kind);
   m.s(t.name);
   m.w(t.dev ? t.dev.index : -1);
-  m.big(t.a);
-  m.big(t.b);
-  m.big(t.c);
+  m.u64(t.a);
+  m.u64(t.b);
+  m.u64(t.c);
   m.num(t.n);
   m.w(t.dir);
   m.w(t.attrs);

@@ -2,6 +2,13 @@
 // compare, step and key those as numbers: every bigint operation allocates, a bigint compared with
 // a number is a runtime call in V8, and a Map hashes a number far more cheaply than a bigint.
 
+/**
+ * A u64 value held as a number when it is exact as one (0..2^53-1), else as a bigint: what the
+ * IOMMU paths pass where a bigint per call would be garbage (BENCHMARKS.md, eleventh round). Both
+ * forms of one value fold to the same hash words (Hasher.num and Hasher.big).
+ */
+export type U64 = bigint | number;
+
 /** 2^53 - 1, the largest integer exact as a number, as a bigint. */
 export const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
