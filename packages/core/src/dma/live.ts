@@ -35,17 +35,64 @@ export interface LiveMapping {
   readonly nents: number;
   owner: Owner;
   /** Scratch for SpanIndex queries (the query that last collected it); not part of the state. */
-  seen?: number;
+  seen: number;
   /** The mapping's first node in the bus / CPU SpanIndex, or WIDE (not state). */
-  busNode?: number;
-  cpuNode?: number;
+  busNode: number;
+  cpuNode: number;
   /**
    * [start, end) of each bus / CPU span as numbers, flattened, computed once (not state); null
    * when some end lies beyond 2^53 and is not exact as a number. Device and CPU accesses test
    * overlap on these instead of on bigints, which allocate at every step.
    */
-  busR?: number[] | null;
-  cpuR?: number[] | null;
+  readonly busR: number[] | null;
+  readonly cpuR: number[] | null;
+}
+
+/**
+ * The record LiveMappings keeps. A single or coherent mapping has one bus and one CPU span, which
+ * are made as objects only when something reads `bus` / `cpu` (the bigint paths, hashing): a map
+ * then allocates the record and its numeric ranges and nothing else — the spans, their arrays and
+ * the granule bounds were six more objects per map, four of them alive until the unmap
+ * (BENCHMARKS.md, eleventh round).
+ */
+class Live implements LiveMapping {
+  seen = 0;
+  busNode = 0;
+  cpuNode = 0;
+  constructor(
+    readonly id: number,
+    readonly dev: number,
+    readonly devName: string,
+    readonly kind: LiveKind,
+    readonly addr: bigint,
+    readonly size: number,
+    readonly phys: bigint,
+    readonly dir: number,
+    readonly path: Path,
+    readonly mmio: boolean,
+    readonly nents: number,
+    public owner: Owner,
+    readonly busR: number[] | null,
+    readonly cpuR: number[] | null,
+    /** The spans of an sg mapping; null for one span each ([addr, +size) and [phys, +size)). */
+    private busS: readonly Span[] | null,
+    private cpuS: readonly Span[] | null,
+  ) {}
+
+  get bus(): readonly Span[] {
+    return (this.busS ??= [{ start: this.addr, len: this.size }]);
+  }
+
+  get cpu(): readonly Span[] {
+    return (this.cpuS ??= [{ start: this.phys, len: this.size }]);
+  }
+}
+
+/** numericRanges() of the one span [start, start + len): [start, end] or null. */
+function numericRange(start: bigint, len: number): number[] | null {
+  const n = exactNum(start);
+  const end = n + len;
+  return n < 0 || end > Number.MAX_SAFE_INTEGER ? null : [n, end];
 }
 
 /** [start, end) of each span as numbers, flattened; null unless every end is exact (util/exact.ts). */
@@ -62,9 +109,13 @@ function numericRanges(spans: readonly Span[]): number[] | null {
   return out;
 }
 
-/** granuleBounds() of spans given as numericRanges() (the same bounds, without bigint shifts). */
+/** The array granuleBoundsN() fills (valid until its next call: SpanIndex.add reads it at once). */
+const boundsScratch: number[] = [];
+
+/** granuleBounds() of spans given as numericRanges() (the same bounds, without bigint shifts), in boundsScratch. */
 function granuleBoundsN(r: readonly number[]): number[] {
-  const out = new Array<number>(r.length);
+  const out = boundsScratch;
+  out.length = r.length;
   for (let i = 0; i < r.length; i += 2) {
     const start = r[i]!;
     out[i] = Math.floor(start / GRANULE);
@@ -388,7 +439,8 @@ export class LiveMappings {
   }
 
   addSingle(dev: number, devName: string, kind: 'single' | 'coherent', addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean): LiveMapping {
-    return this.add({ id: this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, bus: [{ start: addr, len: size }], cpu: [{ start: phys, len: size }], nents: 1, owner: kind === 'coherent' ? 'shared' : 'device', seen: 0, busNode: 0, cpuNode: 0, busR: null, cpuR: null });
+    const owner = kind === 'coherent' ? 'shared' : 'device';
+    return this.add(new Live(this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, 1, owner, numericRange(addr, size), numericRange(phys, size), null, null));
   }
 
   /** An sg mapping: bus spans are the mapped entries (dma-iommu may merge elements), CPU spans the inputs. */
@@ -398,18 +450,16 @@ export class LiveMappings {
     const bus = sg.dma.map((d) => ({ start: d.addr, len: d.len }));
     const cpu = sg.segments.map((x) => ({ start: x.phys, len: x.size }));
     const size = sg.dma.reduce((n, d) => n + d.len, 0);
-    return this.add({ id: this.nextId++, dev, devName, kind: 'sg', addr: first.addr, size, phys: sg.segments[0]?.phys ?? 0n, dir, path, mmio: false, bus, cpu, nents: sg.segments.length, owner: 'device', seen: 0, busNode: 0, cpuNode: 0, busR: null, cpuR: null });
+    return this.add(new Live(this.nextId++, dev, devName, 'sg', first.addr, size, sg.segments[0]?.phys ?? 0n, dir, path, false, sg.segments.length, 'device', numericRanges(bus), numericRanges(cpu), bus, cpu));
   }
 
-  private add(e: LiveMapping): LiveMapping {
+  private add(e: Live): LiveMapping {
     const map = this.byDev(e.dev);
     const key = exactKey(e.addr);
     const had = map.get(key);
     if (had === undefined) map.set(key, e);
     else if (Array.isArray(had)) had.push(e);
     else map.set(key, [had, e]);
-    e.busR = numericRanges(e.bus);
-    e.cpuR = numericRanges(e.cpu);
     e.busNode = (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus), e.busR);
     e.cpuNode = this.cpuIdx.add(e, e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu), e.cpuR);
     this.total++;
@@ -433,8 +483,8 @@ export class LiveMappings {
       m = taken;
       if (had.length === 1) map.set(key, had[0]!);
     }
-    this.busIdx[dev]!.remove(m, m.busNode!);
-    this.cpuIdx.remove(m, m.cpuNode!);
+    this.busIdx[dev]!.remove(m, m.busNode);
+    this.cpuIdx.remove(m, m.cpuNode);
     this.total--;
     return m;
   }
