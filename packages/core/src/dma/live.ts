@@ -79,13 +79,30 @@ class Live implements LiveMapping {
     private cpuS: readonly Span[] | null,
   ) {}
 
+  /** Made anew at each read for a single mapping (the bigint paths only), and not kept. */
   get bus(): readonly Span[] {
-    return (this.busS ??= [{ start: this.addr, len: this.size }]);
+    return this.busS ?? [{ start: this.addr, len: this.size }];
   }
 
   get cpu(): readonly Span[] {
-    return (this.cpuS ??= [{ start: this.phys, len: this.size }]);
+    return this.cpuS ?? [{ start: this.phys, len: this.size }];
   }
+
+  /** Folds the bus then the CPU spans (count, then start and length of each) without making them. */
+  hashSpans(h: Hasher): void {
+    hashSpanList(h, this.busS, this.addr, this.size);
+    hashSpanList(h, this.cpuS, this.phys, this.size);
+  }
+}
+
+/** The spans `list`, or the one span [start, start + len) when list is null, as LiveMappings.hashInto folds them. */
+function hashSpanList(h: Hasher, list: readonly Span[] | null, start: bigint, len: number): void {
+  if (list === null) {
+    h.u32(1).big(start).num(len);
+    return;
+  }
+  h.u32(list.length);
+  for (const s of list) h.big(s.start).num(s.len);
 }
 
 /** numericRanges() of the one span [start, start + len): [start, end] or null. */
@@ -406,7 +423,7 @@ export class LiveMappings {
    * were added) when there are several (mapping a buffer twice gives the same one). One mapping is
    * kept without an array: that is almost every handle, and it spares an array per map.
    */
-  private readonly perDev: Map<HandleKey, LiveMapping | LiveMapping[]>[] = [];
+  private readonly perDev: Map<HandleKey, Live | Live[]>[] = [];
   private total = 0;
   /** Per device index: bus spans; and CPU spans of every device. */
   private readonly busIdx: SpanIndex[] = [];
@@ -429,7 +446,7 @@ export class LiveMappings {
     return n;
   }
 
-  private byDev(dev: number): Map<HandleKey, LiveMapping | LiveMapping[]> {
+  private byDev(dev: number): Map<HandleKey, Live | Live[]> {
     let m = this.perDev[dev];
     if (!m) {
       m = new Map();
@@ -533,21 +550,22 @@ export class LiveMappings {
 
   /** Every live mapping, by id (for summaries and invariant checks). */
   all(): LiveMapping[] {
-    const out: LiveMapping[] = [];
+    return this.allLive();
+  }
+
+  private allLive(): Live[] {
+    const out: Live[] = [];
     for (const map of this.perDev) for (const v of map?.values() ?? []) if (Array.isArray(v)) out.push(...v);
     else out.push(v);
     return out.sort((a, b) => a.id - b.id);
   }
 
   hashInto(h: Hasher): void {
-    const all = this.all();
+    const all = this.allLive();
     h.u32(this.nextId).u32(all.length);
     for (const m of all) {
       h.u32(m.id).u32(m.dev).str(m.kind).big(m.addr).num(m.size).big(m.phys).u32(m.dir).str(m.path).bool(m.mmio).str(m.owner).u32(m.nents);
-      h.u32(m.bus.length);
-      for (const s of m.bus) h.big(s.start).num(s.len);
-      h.u32(m.cpu.length);
-      for (const s of m.cpu) h.big(s.start).num(s.len);
+      m.hashSpans(h);
     }
   }
 }
