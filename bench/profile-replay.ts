@@ -17,8 +17,8 @@ const dir = join(tmpdir(), 'dmasim-profile');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `${mix}-${events}.dlog`);
 if (what === 'pipeline') {
-  const r = await runPipeline({ mix, devices: Number(devicesArg), events, seed: 1n, out: join(dir, 'pipe.dlog') });
-  console.log(`pipeline ${mix} × ${devicesArg}: ${r.events} events, ${Math.round(r.eps)} ev/s steady`);
+  const r = await runPipeline({ mix, devices: Number(devicesArg), events, seed: 1n, out: join(dir, `pipe-${mix}-${devicesArg}.dlog`), keepLog: true });
+  console.log(`pipeline ${mix} × ${devicesArg}: ${r.events} events, ${Math.round(r.eps)} ev/s steady; log kept in ${join(dir, `pipe-${mix}-${devicesArg}.dlog`)}`);
 } else {
   if (what === 'record' || !existsSync(file)) {
     const r = await recordMix(mix, 8, events, 1n, file);
