@@ -19,7 +19,7 @@ import {
   iommu_dma_unmap_phys,
   recordMapping,
 } from './dma-iommu.ts';
-import { iommu_map_nosync, iommu_unmap, type IommuDomain } from './iommu.ts';
+import { iommu_map_nosync, iommu_map_pages, iommu_unmap, iommu_unmap_pages, type IommuDomain } from './iommu.ts';
 import { exactNum } from '../util/exact.ts';
 
 /** One scatterlist entry as iommu_dma_map_sg rewrites it in place. */
@@ -111,6 +111,8 @@ export function iommu_dma_map_sg(k: Kernel, dev: Device, sg: SgList, dir: number
   if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) iommu_dma_sync_sg_for_device(k, dev, sg, dir);
 
   const mask = dev.segmentBoundaryMask;
+  const lenN = sgOnNumbers.enabled ? entriesN(dom, sg, mask) : -1;
+  if (lenN >= 0) return mapSgN(k, dom, dev, sg, lenN, prot);
   let iova_len = 0n;
   const entries: SgEntry[] = [];
   for (const seg of sg.segments) {
@@ -134,17 +136,182 @@ export function iommu_dma_map_sg(k: Kernel, dev: Device, sg: SgList, dir: number
     sg.dma = [];
     return -ENOMEM;
   }
+  return mapSgAt(k, dom, dev, sg, entries, iova_len, pfn, pages, prot);
+}
+
+/** The rest of iommu_dma_map_sg once the IOVA range is allocated, on bigints: map the runs, then finalise and record (or free and fail). */
+function mapSgAt(k: Kernel, dom: IommuDomain, dev: Device, sg: SgList, entries: SgEntry[], iova_len: bigint, pfn: number, pages: number, prot: number): number {
   const iova = dom.iova(pfn);
   const ret = iommu_map_sg(k, dom, iova, entries, prot);
   if (typeof ret === 'number' || ret < iova_len) {
     iommu_dma_free_iova(k, dom, pfn, pages, null);
     sg.dma = [];
-    const err = typeof ret === 'number' ? ret : 0;
-    return err === -ENOMEM || err === -EREMOTEIO ? err : -EINVAL;
+    return mapSgError(typeof ret === 'number' ? ret : 0);
   }
   const count = __finalise_sg(dev, sg, entries, iova);
   recordMapping(dom, dev, pfn, pages, ...dmaRanges(sg));
   return count;
+}
+
+/** The errors iommu_dma_map_sg passes on from iommu_map; any other becomes -EINVAL. */
+function mapSgError(err: number): number {
+  return err === -ENOMEM || err === -EREMOTEIO ? err : -EINVAL;
+}
+
+// ---- the same on numbers ----
+// iommu_dma_map_sg made ~25 bigints and an entry object per segment (~120 B per event on the IOMMU
+// mixes; BENCHMARKS.md, eleventh round). When every segment's address is exact as a number and the
+// boundary mask is 2^n - 1 (every device's: 0xffffffff for PCI, else all ones), the steps run on
+// numbers in the scratch arrays below, and the result is the same as on bigints: `sg-numbers.test.ts`
+// runs both on random scatterlists and compares everything they leave behind.
+
+/** For tests: false sends every scatterlist down the bigint path (the reference the number path is checked against). */
+export const sgOnNumbers = { enabled: true };
+
+/** The entries of the number path, in parallel (iommu_dma_map_sg is never re-entered while they are in use). */
+const eP: number[] = [];
+const eLen: number[] = [];
+const eOff: number[] = [];
+const eSLen: number[] = [];
+
+let spanMask = -1n;
+let spanOf = -1;
+/** mask + 1 as a number (a power of two, so exact) when mask is 2^n - 1 with 1 ≤ n ≤ 64; else -1. */
+function boundarySpan(mask: bigint): number {
+  if (mask !== spanMask) {
+    const m = mask + 1n;
+    spanMask = mask;
+    spanOf = mask > 0n && m <= 1n << 64n && (m & mask) === 0n ? Number(m) : -1;
+  }
+  return spanOf;
+}
+
+/**
+ * The bigint loop's entries on numbers, into the scratch arrays: returns iova_len, or -1 when the
+ * bigint path must run (an address or a length not exact or not whole, a mask not 2^n - 1). No side effects.
+ * The padding (mask - iova_len + 1) & mask is (-iova_len) mod M for M = mask + 1; for M = 2^64 it
+ * rounds as a number but stays above 2^53, beyond any segment length, so the test against the
+ * segment comes out as on bigints (and a pad that would be applied while inexact sends the list to
+ * the bigint path).
+ */
+function entriesN(dom: IommuDomain, sg: SgList, mask: bigint): number {
+  const M = boundarySpan(mask);
+  if (M < 0) return -1;
+  const g = dom.granule;
+  const segs = sg.segments;
+  const n = segs.length;
+  if (eP.length < n) eP.length = eLen.length = eOff.length = eSLen.length = n;
+  let iova_len = 0;
+  for (let i = 0; i < n; i++) {
+    const seg = segs[i]!;
+    const phys = exactNum(seg.phys);
+    // (A size that is not a whole number fails on bigints, BigInt(size); so it goes there.)
+    if (phys < 0 || !Number.isSafeInteger(seg.size) || seg.size < 0 || phys + seg.size > Number.MAX_SAFE_INTEGER) return -1;
+    const off = phys % g; // phys & gmask: g is a power of two
+    const s_length = dom.pagesFor(seg.size, off) * g;
+    const r = iova_len % M;
+    const pad = r === 0 ? 0 : M - r;
+    // BigInt.asUintN(64, s_length - 1n): all ones for a zero length, above any pad.
+    if (pad !== 0 && (s_length === 0 || pad < s_length - 1) && i > 0) {
+      if (pad > Number.MAX_SAFE_INTEGER) return -1;
+      eLen[i - 1]! += pad;
+      iova_len += pad;
+    }
+    eP[i] = phys - off;
+    eLen[i] = s_length;
+    eOff[i] = off;
+    eSLen[i] = seg.size;
+    iova_len += s_length;
+  }
+  return iova_len <= Number.MAX_SAFE_INTEGER ? iova_len : -1;
+}
+
+/** iommu_dma_map_sg after entriesN(): allocate, map the runs, finalise and record — on numbers while the IOVA range is exact, else on bigints. */
+function mapSgN(k: Kernel, dom: IommuDomain, dev: Device, sg: SgList, iova_len: number, prot: number): number {
+  const n = sg.segments.length;
+  const M = boundarySpan(dev.segmentBoundaryMask);
+  if (iova_len === 0) return finaliseN(dev, sg, n, 0, M);
+  const g = dom.granule;
+  const pages = iova_len / g;
+  const pfn = iommu_dma_alloc_iova(k, dom, pages, dev.dma_get_mask(), dev);
+  if (!pfn) {
+    sg.dma = [];
+    return -ENOMEM;
+  }
+  const iova = dom.at(pfn);
+  if (typeof iova !== 'number' || iova + iova_len > Number.MAX_SAFE_INTEGER) {
+    // An IOVA above 2^53 (a 64-bit aperture): the rest on bigints, from the same entries.
+    const entries: SgEntry[] = [];
+    for (let i = 0; i < n; i++) entries.push({ phys: BigInt(eP[i]!), length: BigInt(eLen[i]!), s_iova_off: BigInt(eOff[i]!), s_length: BigInt(eSLen[i]!) });
+    return mapSgAt(k, dom, dev, sg, entries, BigInt(iova_len), pfn, pages, prot);
+  }
+  const ret = mapRunsN(k, dom, pfn, n, prot);
+  if (ret < 0 || ret < iova_len) {
+    iommu_dma_free_iova(k, dom, pfn, pages, null);
+    sg.dma = [];
+    return mapSgError(ret < 0 ? ret : 0);
+  }
+  return finaliseN(dev, sg, n, iova, M, dom, pfn, pages);
+}
+
+/** iommu_map_sg on numbers: one iommu_map per physically contiguous run; returns bytes mapped or -errno. */
+function mapRunsN(k: Kernel, dom: IommuDomain, pfn: number, n: number, prot: number): number {
+  const g = dom.granule;
+  let len = 0;
+  let start = 0;
+  let mapped = 0;
+  // As iommu_map_sg: one step past the end (on the last entry) flushes the final run.
+  for (let i = 0; i <= n; i++) {
+    const j = Math.min(i, n - 1);
+    if (len && eP[j] !== start + len) {
+      // The run's IOVA, address and length are granule-aligned (iommu_map_nosync's -EINVAL test
+      // cannot fire: the lengths are aligned, and so is every pad for a mask of 2^n - 1).
+      const ret = iommu_map_pages(k, dom, pfn + mapped / g, start, len / g, prot, pfn);
+      if (ret) {
+        iommu_unmap_pages(k, dom, pfn, mapped / g);
+        return ret;
+      }
+      mapped += len;
+      len = 0;
+    }
+    if (len) {
+      len += eLen[j]!;
+    } else {
+      len = eLen[j]!;
+      start = eP[j]!;
+    }
+  }
+  return mapped;
+}
+
+/**
+ * __finalise_sg on numbers: the merged DMA segments into sg.dma (their addresses as bigints, what
+ * the driver gets); with `dom`, the mapping is recorded too (its ranges as numbers).
+ */
+function finaliseN(dev: Device, sg: SgList, n: number, dma_addr: number, M: number, dom?: IommuDomain, pfn = 0, pages = 0): number {
+  const max_len = dev.maxSegmentSize;
+  const out: { addr: bigint; len: number }[] = [];
+  const ranges: number[] = [];
+  let cur_len = 0;
+  for (let i = 0; i < n; i++) {
+    const s_length = eSLen[i]!;
+    const s_iova_off = eOff[i]!;
+    if (cur_len && !s_iova_off && dma_addr % M !== 0 && max_len - cur_len >= s_length) {
+      cur_len += s_length; // concatenate with the previous output segment
+    } else {
+      cur_len = s_length;
+      ranges.push(dma_addr + s_iova_off, 0);
+      out.push({ addr: 0n, len: 0 });
+    }
+    out[out.length - 1]!.len = cur_len;
+    ranges[ranges.length - 1] = ranges[ranges.length - 2]! + cur_len;
+    dma_addr += eLen[i]!;
+    if (s_length + s_iova_off < eLen[i]!) cur_len = 0;
+  }
+  for (let i = 0; i < out.length; i++) out[i]!.addr = BigInt(ranges[2 * i]!);
+  sg.dma = out;
+  if (dom) recordMapping(dom, dev, pfn, pages, ranges, null);
+  return out.length;
 }
 
 /** The DMA segments' byte ranges for recordMapping: flattened numbers when every end is exact, else bigint pairs. */

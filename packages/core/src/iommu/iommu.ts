@@ -229,7 +229,7 @@ export function iommu_unmap(k: Kernel, dom: IommuDomain, iova: bigint, size: big
 }
 
 /** iommu_unmap of whole granule pages; returns pages unmapped. */
-function iommu_unmap_pages(k: Kernel, dom: IommuDomain, pfn: number, pages: number): number {
+export function iommu_unmap_pages(k: Kernel, dom: IommuDomain, pfn: number, pages: number): number {
   const gather: IotlbGather = { startPfn: 0, pages: 0, queued: false };
   const r = __iommu_unmap(k, dom, pfn, pages, gather);
   iommu_iotlb_sync(dom, gather);
