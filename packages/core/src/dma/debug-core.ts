@@ -114,7 +114,7 @@ export class DmaDebug {
         const e = list[j]!;
         h.u32(idx).str(e.dev.name).str(e.type).big(e.paddr).big(e.devAddr).num(e.size).u32(e.direction);
         h.u32(e.sgCallEnts).u32(e.sgMappedEnts).u32(e.mapErrType);
-        h.str(e.site.hook).str(e.site.api).num(e.site.seq).u32(e.site.cpu);
+        h.str(e.hook).str(e.api).num(e.seq).u32(e.cpu);
       }
     }
     this.cachelines.hashInto(h);
@@ -135,7 +135,7 @@ export class DmaDebug {
       k.printk(k.warnLine('kernel/dma/debug.c', fn));
       if (entry) {
         k.printk('DMA-API: Mapped at:');
-        for (const frame of stackFrames(entry.site)) k.printk(frame);
+        for (const frame of stackFrames(entry)) k.printk(frame);
       }
     }
     if (!this.allErrors && this.showNumErrors > 0) this.showNumErrors--;

@@ -26,7 +26,7 @@ describe('DebugHash number keys', () => {
       const e: DebugEntry = {
         dev: devs[rng.int(3)]!, type: TYPES[rng.int(3)]!, paddr: 0n, devAddr, size: 1 + rng.int(0x6000),
         direction: rng.int(3), sgCallEnts: rng.int(3), sgMappedEnts: 0, mapErrType: 0,
-        site: { hook: 'h', api: 'a', seq: i, cpu: 0 }, devAddrN: 0,
+        hook: 'h', api: 'a', seq: i, cpu: 0, devAddrN: 0,
       };
       e.devAddrN = exactRange(e.devAddr, e.size);
       const twin: DebugEntry = { ...e, devAddrN: -1 };

@@ -27,8 +27,12 @@ export const maperr2str = ['dma map error check not applicable', 'dma map error 
  */
 export interface MapSite { hook: string; api: string; seq: number; cpu: number }
 
-/** struct dma_debug_entry (without the list head; 6.17/6.18 entries hold no attrs). */
-export interface DebugEntry {
+/**
+ * struct dma_debug_entry (without the list head; 6.17/6.18 entries hold no attrs). The entry is its
+ * own MapSite (hook, api, seq, cpu): an object for the site was one more per live mapping that the
+ * young generation copied (BENCHMARKS.md, eleventh round).
+ */
+export interface DebugEntry extends MapSite {
   dev: Device;
   type: DebugType;
   paddr: bigint;
@@ -38,7 +42,6 @@ export interface DebugEntry {
   sgCallEnts: number;
   sgMappedEnts: number;
   mapErrType: number;
-  site: MapSite;
   /**
    * Not state: exactRange(devAddr, size) — devAddr as a number when the whole range is exact as
    * numbers (util/exact.ts), else -1 — lookups compare these instead of bigints.

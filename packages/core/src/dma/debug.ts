@@ -17,15 +17,12 @@ export { HASH_SIZE, hash_fn, type DebugEntry, type DebugType } from './debug-has
 /** x86-64 PAGE_OFFSET (4-level paging, no KASLR): phys_to_virt() of the linear map. */
 const PAGE_OFFSET = 0xffff888000000000n;
 
-function mapSite(k: Kernel, hook: string, api: string): MapSite {
-  return { hook, api, seq: k.seq, cpu: k.cpu };
-}
-
-function newEntry(k: Kernel, e: Omit<DebugEntry, 'site' | 'devAddrN'>, hook: string, api: string): DebugEntry {
+function newEntry(k: Kernel, e: Omit<DebugEntry, keyof MapSite | 'devAddrN'>, hook: string, api: string): DebugEntry {
   // Field by field rather than a spread: every entry gets the same object shape (hot path).
   return k.debug.dma_entry_alloc({
     dev: e.dev, type: e.type, paddr: e.paddr, devAddr: e.devAddr, size: e.size, direction: e.direction,
-    sgCallEnts: e.sgCallEnts, sgMappedEnts: e.sgMappedEnts, mapErrType: e.mapErrType, site: mapSite(k, hook, api),
+    sgCallEnts: e.sgCallEnts, sgMappedEnts: e.sgMappedEnts, mapErrType: e.mapErrType,
+    hook, api, seq: k.seq, cpu: k.cpu,
     devAddrN: exactRange(e.devAddr, e.size),
   });
 }
