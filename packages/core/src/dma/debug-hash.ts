@@ -82,6 +82,8 @@ function containing_match(a: DebugRef, aN: number, b: DebugEntry): boolean {
 }
 
 const EMPTY: readonly DebugEntry[] = Object.freeze([]);
+/** The one-entry list DebugHash.listOf() hands out for a key with a single entry (reused). */
+const ONE: DebugEntry[] = [];
 
 /** The hash table: bucket index → list in insertion order (list_add_tail). */
 export class DebugHash {
@@ -92,9 +94,10 @@ export class DebugHash {
    * speed structure only: every lookup matches on the device first, so searching a device's part
    * of a bucket finds exactly what searching the whole bucket finds — but devices whose IOMMU
    * domains hand out the same IOVAs (one strict domain each) share every bucket, and a whole
-   * bucket then holds dozens of other devices' entries.
+   * bucket then holds dozens of other devices' entries. One entry is kept without an array (almost
+   * every key: an array per map was one more object per live mapping; BENCHMARKS.md, eleventh round).
    */
-  private readonly byDev = new Map<number, DebugEntry[]>();
+  private readonly byDev = new Map<number, DebugEntry | DebugEntry[]>();
   private live = 0;
 
   get size(): number {
@@ -109,8 +112,9 @@ export class DebugHash {
     else this.buckets[idx] = [entry];
     const key = idx + HASH_SIZE * entry.dev.index;
     const mine = this.byDev.get(key);
-    if (mine) mine.push(entry);
-    else this.byDev.set(key, [entry]);
+    if (mine === undefined) this.byDev.set(key, entry);
+    else if (Array.isArray(mine)) mine.push(entry);
+    else this.byDev.set(key, [mine, entry]);
     this.live++;
   }
 
@@ -124,8 +128,11 @@ export class DebugHash {
     else removeAt(list, at);
     const key = idx + HASH_SIZE * entry.dev.index;
     const mine = this.byDev.get(key)!;
-    if (mine.length === 1) this.byDev.delete(key);
-    else removeAt(mine, mine.indexOf(entry));
+    if (!Array.isArray(mine)) this.byDev.delete(key);
+    else {
+      removeAt(mine, mine.indexOf(entry));
+      if (mine.length === 1) this.byDev.set(key, mine[0]!);
+    }
     this.live--;
   }
 
@@ -133,9 +140,17 @@ export class DebugHash {
     return this.buckets[idx] ?? EMPTY;
   }
 
-  /** The entries of one device in bucket idx, in bucket order. */
+  /** The entries of one device in bucket idx, in bucket order (an array valid until the next call: walk it at once). */
   deviceBucket(dev: Device, idx: number): readonly DebugEntry[] {
-    return this.byDev.get(idx + HASH_SIZE * dev.index) ?? EMPTY;
+    return this.listOf(idx + HASH_SIZE * dev.index);
+  }
+
+  private listOf(key: number): readonly DebugEntry[] {
+    const m = this.byDev.get(key);
+    if (m === undefined) return EMPTY;
+    if (Array.isArray(m)) return m;
+    ONE[0] = m;
+    return ONE;
   }
 
   /**
@@ -144,8 +159,7 @@ export class DebugHash {
    * perfect one give "not found".
    */
   private find(idx: number, ref: DebugRef, refN: number, exact: boolean): DebugEntry | undefined {
-    const list = this.byDev.get(idx + HASH_SIZE * ref.dev.index); // match() requires ref.dev
-    if (!list) return undefined;
+    const list = this.listOf(idx + HASH_SIZE * ref.dev.index); // match() requires ref.dev
     let ret: DebugEntry | undefined;
     let matches = 0;
     let lastLvl = -1;
