@@ -136,9 +136,9 @@ export class IommuDomain {
     return n <= Number.MAX_SAFE_INTEGER ? n : (BigInt(pfn) << this.shift) + BigInt(off);
   }
 
+  /** at() as a bigint. */
   iova(pfn: number, off = 0): bigint {
-    const n = pfn * this.granule + off;
-    return n <= Number.MAX_SAFE_INTEGER ? BigInt(n) : (BigInt(pfn) << this.shift) + BigInt(off);
+    return BigInt(this.at(pfn, off));
   }
 
   /** iova_align(size + off) >> shift: the granule pages of a span of `size` bytes starting `off` into a page (exact for any safe size). */
@@ -179,8 +179,9 @@ export function iommu_map_nosync(k: Kernel, dom: IommuDomain, iova: bigint, padd
 
 /**
  * iommu_map_nosync of whole granule pages, [pfn, pfn + pages) to paddr, where the IOVA and size
- * are aligned by construction: dma-iommu's single mappings call it without making the bytes as
- * bigints. `paddr` a U64 (util/exact.ts); it is still checked for alignment.
+ * are aligned by construction: dma-iommu's single mappings and number-path scatterlists call it
+ * without making the bytes as bigints (iommu_map, map then a sync with nothing to do for the
+ * modelled page table, is this too). `paddr` a U64 (util/exact.ts); it is still checked for alignment.
  */
 export function iommu_map_pages(k: Kernel, dom: IommuDomain, pfn: number, paddr: U64, pages: number, prot: number, owner: number): number {
   if ((typeof paddr === 'number' ? paddr % dom.granule : dom.off(paddr)) !== 0) return -EINVAL;
@@ -196,11 +197,6 @@ export function iommu_map_pages(k: Kernel, dom: IommuDomain, pfn: number, paddr:
   }
   trace_iommu_map(k, dom.at(pfn), paddr, dom.at(pages));
   return 0;
-}
-
-/** iommu_map: map, then iommu_sync_map (nothing to do for the modelled page table). */
-export function iommu_map(k: Kernel, dom: IommuDomain, iova: bigint, paddr: bigint, size: bigint, prot: number, owner: number): number {
-  return iommu_map_nosync(k, dom, iova, paddr, size, prot, owner);
 }
 
 /** Largest single iommu_map the model accepts, in granule pages. */
