@@ -174,14 +174,15 @@ const eLen: number[] = [];
 const eOff: number[] = [];
 const eSLen: number[] = [];
 
+const TWO64 = 1n << 64n;
 let spanMask = -1n;
 let spanOf = -1;
-/** mask + 1 as a number (a power of two, so exact) when mask is 2^n - 1 with 1 ≤ n ≤ 64; else -1. */
+/** mask + 1 as a number (a power of two, so exact) when mask is 2^n - 1 with 1 ≤ n ≤ 64; else -1 (the last mask's answer kept). */
 function boundarySpan(mask: bigint): number {
   if (mask !== spanMask) {
     const m = mask + 1n;
     spanMask = mask;
-    spanOf = mask > 0n && m <= 1n << 64n && (m & mask) === 0n ? Number(m) : -1;
+    spanOf = mask > 0n && m <= TWO64 && (m & mask) === 0n ? Number(m) : -1;
   }
   return spanOf;
 }
