@@ -8,7 +8,7 @@ import { ModelInputError, type Kernel } from '../kernel.ts';
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { hex, hex016, U64_MAX } from '../util/hex.ts';
-import { low32 } from '../util/exact.ts';
+import { LITTLE_ENDIAN, low32 } from '../util/exact.ts';
 import { DMA_ATTR_NO_WARN, DMA_ATTR_SKIP_CPU_SYNC, DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE } from './defs.ts';
 import { dma_capable, phys_to_dma, phys_to_dma_unencrypted } from './dma-direct.ts';
 import { arch_sync_dma_for_device } from './direct.ts';
@@ -125,9 +125,16 @@ export class SwiotlbMem {
   hashInto(h: Hasher): void {
     h.big(this.start).u32(this.nslabs).u32(this.nareas);
     for (let a = 0; a < this.nareas; a++) h.u32(this.areaIndex[a]!).u32(this.areaUsed[a]!);
+    // orig_addr read as its two 32-bit words (what Hasher.big folds, low then high): reading the
+    // BigUint64Array made a BigInt per slot at every state mark (BENCHMARKS.md, eleventh round).
+    const words = new Uint32Array(this.origAddr.buffer, this.origAddr.byteOffset, this.nslabs * 2);
+    const lo = LITTLE_ENDIAN ? 0 : 1;
     for (let i = 0; i < this.nslabs; i++) {
       h.u32(this.list[i]!);
-      if (this.list[i] === 0 || this.origAddr[i] !== INVALID_PHYS_ADDR) h.big(this.origAddr[i]!).u32(this.allocSize[i]!).u32(this.padSlots[i]!);
+      const low = words[2 * i + lo]!;
+      const high = words[2 * i + 1 - lo]!;
+      // INVALID_PHYS_ADDR is all ones in both words.
+      if (this.list[i] === 0 || low !== 0xffffffff || high !== 0xffffffff) h.u32(low).u32(high).u32(this.allocSize[i]!).u32(this.padSlots[i]!);
     }
   }
 }
