@@ -40,6 +40,8 @@ export class SwiotlbMem {
   readonly forceBounce: boolean;
   /** Per-slot metadata (struct io_tlb_slot). alloc_size is signed: a wrapped size_t stays negative. */
   readonly origAddr: BigUint64Array;
+  /** origAddr's memory as 32-bit words (the state hash reads these: no BigInt per slot). */
+  private readonly origWords: Uint32Array;
   readonly allocSize: Int32Array;
   readonly list: Uint16Array;
   readonly padSlots: Uint16Array;
@@ -82,6 +84,7 @@ export class SwiotlbMem {
     this.start = start;
     this.end = start + bytes;
     this.origAddr = new BigUint64Array(nslabs).fill(INVALID_PHYS_ADDR);
+    this.origWords = new Uint32Array(this.origAddr.buffer);
     this.allocSize = new Int32Array(nslabs);
     this.list = new Uint16Array(nslabs);
     this.padSlots = new Uint16Array(nslabs);
@@ -127,7 +130,7 @@ export class SwiotlbMem {
     for (let a = 0; a < this.nareas; a++) h.u32(this.areaIndex[a]!).u32(this.areaUsed[a]!);
     // orig_addr read as its two 32-bit words (what Hasher.big folds, low then high): reading the
     // BigUint64Array made a BigInt per slot at every state mark (BENCHMARKS.md, eleventh round).
-    const words = new Uint32Array(this.origAddr.buffer, this.origAddr.byteOffset, this.nslabs * 2);
+    const words = this.origWords;
     const lo = LITTLE_ENDIAN ? 0 : 1;
     for (let i = 0; i < this.nslabs; i++) {
       h.u32(this.list[i]!);

@@ -111,8 +111,9 @@ export function iommu_dma_map_sg(k: Kernel, dev: Device, sg: SgList, dir: number
   if (!(attrs & DMA_ATTR_SKIP_CPU_SYNC)) iommu_dma_sync_sg_for_device(k, dev, sg, dir);
 
   const mask = dev.segmentBoundaryMask;
-  const lenN = sgOnNumbers.enabled ? entriesN(dom, sg, mask) : -1;
-  if (lenN >= 0) return mapSgN(k, dom, dev, sg, lenN, prot);
+  const M = sgOnNumbers.enabled ? boundarySpan(mask) : -1;
+  const lenN = M > 0 ? entriesN(dom, sg, M) : -1;
+  if (lenN >= 0) return mapSgN(k, dom, dev, sg, lenN, M, prot);
   let iova_len = 0n;
   const entries: SgEntry[] = [];
   for (const seg of sg.segments) {
@@ -188,16 +189,15 @@ function boundarySpan(mask: bigint): number {
 }
 
 /**
- * The bigint loop's entries on numbers, into the scratch arrays: returns iova_len, or -1 when the
- * bigint path must run (an address or a length not exact or not whole, a mask not 2^n - 1). No side effects.
+ * The bigint loop's entries on numbers, into the scratch arrays, for a boundary mask of M - 1
+ * (boundarySpan()): returns iova_len, or -1 when the bigint path must run (an address or a length
+ * not exact or not whole). No side effects.
  * The padding (mask - iova_len + 1) & mask is (-iova_len) mod M for M = mask + 1; for M = 2^64 it
  * rounds as a number but stays above 2^53, beyond any segment length, so the test against the
  * segment comes out as on bigints (and a pad that would be applied while inexact sends the list to
  * the bigint path).
  */
-function entriesN(dom: IommuDomain, sg: SgList, mask: bigint): number {
-  const M = boundarySpan(mask);
-  if (M < 0) return -1;
+function entriesN(dom: IommuDomain, sg: SgList, M: number): number {
   const g = dom.granule;
   const segs = sg.segments;
   const n = segs.length;
@@ -228,9 +228,8 @@ function entriesN(dom: IommuDomain, sg: SgList, mask: bigint): number {
 }
 
 /** iommu_dma_map_sg after entriesN(): allocate, map the runs, finalise and record — on numbers while the IOVA range is exact, else on bigints. */
-function mapSgN(k: Kernel, dom: IommuDomain, dev: Device, sg: SgList, iova_len: number, prot: number): number {
+function mapSgN(k: Kernel, dom: IommuDomain, dev: Device, sg: SgList, iova_len: number, M: number, prot: number): number {
   const n = sg.segments.length;
-  const M = boundarySpan(dev.segmentBoundaryMask);
   if (iova_len === 0) return finaliseN(dev, sg, n, 0, M);
   const g = dom.granule;
   const pages = iova_len / g;
