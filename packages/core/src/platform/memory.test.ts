@@ -96,13 +96,35 @@ describe('contents', () => {
     expect(m.read(0x10_0800n, 8192).every((b) => b === 0xab)).toBe(true); // crosses chunks: the reused buffer
     expect(m.read(0x20_0800n, 8192).every((b) => b === 0)).toBe(true); // never written: zeros in the same buffer
     expect(m.readAt(0x20_1000, 16).every((b) => b === 0)).toBe(true); // one chunk never written: a view of zeros
+    m.write(0x10_1004n, Uint8Array.of(1, 2)); // the chunk has contents of its own now
     const v = m.read(0x10_1000n, 8); // one chunk, aligned: a view of memory itself
-    expect([...v]).toEqual(new Array(8).fill(0xab));
+    expect([...v]).toEqual([0xab, 0xab, 0xab, 0xab, 1, 2, 0xab, 0xab]);
     m.aliasReads = false;
     const copy = m.read(0x10_1000n, 8); // a private copy again
     m.fill(0x10_1000n, 8, 1);
-    expect([...copy]).toEqual(new Array(8).fill(0xab));
+    expect([...copy]).toEqual([0xab, 0xab, 0xab, 0xab, 1, 2, 0xab, 0xab]);
     expect([...v]).toEqual(new Array(8).fill(1)); // the view showed memory, as aliasReads allows
+  });
+
+  // A chunk every byte of which is one value keeps no contents (memory.ts Chunk.uni): reads of it
+  // are views of one shared chunk of that value, which later writes to any chunk must not reach.
+  test('uniform chunks: views of them and writes after them', () => {
+    const m = mem();
+    m.aliasReads = true;
+    m.fill(0x10_0000n, 2 * 4096, 0xab); // two uniform chunks
+    const v = m.read(0x10_0000n, 16);
+    expect(v.every((b) => b === 0xab)).toBe(true);
+    m.fill(0x10_0004n, 4, 7); // the first one gets contents of its own
+    m.write(0x10_1000n, Uint8Array.of(9)); // and the second
+    expect([...m.read(0x10_0000n, 12)]).toEqual([0xab, 0xab, 0xab, 0xab, 7, 7, 7, 7, 0xab, 0xab, 0xab, 0xab]);
+    expect([...m.read(0x10_1000n, 4)]).toEqual([9, 0xab, 0xab, 0xab]);
+    m.fill(0x30_0000n, 4096, 0xab); // a third, uniform: still all 0xab
+    expect(m.read(0x30_0000n, 4096).every((b) => b === 0xab)).toBe(true);
+    m.fill(0x10_0000n, 4096, 0xab); // a whole-chunk fill makes the first uniform again
+    m.copy(0x40_0000n, 0x10_0000n, 4096); // a copy from a uniform chunk
+    m.copy(0x40_1000n, 0x10_1000n, 4096); // and from one with contents
+    expect(m.read(0x40_0000n, 4096).every((b) => b === 0xab)).toBe(true);
+    expect([...m.read(0x40_1000n, 3)]).toEqual([9, 0xab, 0xab]);
   });
 
   const hash = (m: Memory, v: StateHashVersion = 2): string => {
@@ -134,8 +156,8 @@ describe('contents', () => {
       const prng = new Prng(BigInt(seed));
       const ops: ((m: Memory) => void)[] = [];
       const a = mem();
-      const at = (): bigint => 0x10_0000n + BigInt(prng.int(6 * 4096));
-      const len = (): number => [1, 3, 4, 100, 4096, 5000][prng.int(6)]!;
+      const at = (): bigint => 0x10_0000n + BigInt(prng.int(2) === 0 ? 4096 * prng.int(6) : prng.int(6 * 4096)); // half chunk-aligned: whole-chunk fills
+      const len = (): number => [1, 3, 4, 100, 4096, 5000, 8192][prng.int(7)]!;
       for (let i = 0; i < 60; i++) {
         const kind = prng.int(5);
         const p = at();
@@ -165,6 +187,11 @@ describe('contents', () => {
       expect(hash(a), `seed ${seed}`).toBe(hash(b));
       expect(hash(a, 1), `seed ${seed}`).toBe(hash(b, 1));
       expect(hash(a, 1)).not.toBe(hash(a, 2));
+      // The same contents written out as bytes (no chunk uniform, every digest from its bytes): a's
+      // uniform chunks must hash as their bytes would, in every version.
+      const c = mem();
+      c.write(0x10_0000n, a.read(0x10_0000n, 8 * 4096));
+      for (const v of [1, 2, 3] as const) expect(hash(c, v), `seed ${seed}, version ${v}`).toBe(hash(a, v));
     }
   });
 });

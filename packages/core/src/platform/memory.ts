@@ -22,16 +22,46 @@ interface Range { base: bigint; end: bigint }
 interface Block { base: bigint; size: bigint; kind: 'alloc' | 'reserved'; tag: string }
 
 /**
- * 4 KiB of contents and its cached digest (state hash version 2). Every path that writes `bytes`
- * sets `dirty`; hashInto recomputes the digest of dirty chunks only. `bytes` never leaves this
- * module except as a copy (read) or a read-only source (copy).
+ * 4 KiB of contents and its cached digest (state hash version 2). Every path that changes the
+ * contents sets `dirty`; hashInto recomputes the digest of dirty chunks only. `bytes` never leaves
+ * this module except as a copy (read) or a read-only source (copy, view).
+ *
+ * A chunk whose every byte is known to be one value (`uni`, 0..255) keeps no contents of its own:
+ * `bytes` is then null or stale, and is filled with `uni` only when a write of anything else needs
+ * it (materialise). Device writes are mostly fills, and a fill that covers a whole chunk then costs
+ * one store instead of 4 KiB of them; a read is served from a shared chunk of that value, and a
+ * state mark takes the digest of such a chunk from a table (uniformDigest) instead of digesting
+ * 4 KiB: at a mark of the bench's direct-only logs ~65 % of the chunks written since the last one
+ * are uniform (BENCHMARKS.md, twelfth round). A speed structure only: every read, copy and digest
+ * sees the same bytes as before.
  */
 class Chunk implements WordDigest {
-  constructor(readonly bytes: Uint8Array) {}
+  /** The contents when `uni` is -1; else null (never needed) or stale. */
+  bytes: Uint8Array | null = null;
+  /** Every byte equals this value (0..255), or -1: `bytes` holds the contents. A new chunk is all zeros. */
+  uni = 0;
   dirty = true;
   a = 0;
   b = 0;
   zero = true;
+}
+
+/** A read-only chunk of 4096 bytes of value v, made on first use (reads and the version-1 hash of uniform chunks). */
+const uniformChunks: (Uint8Array | undefined)[] = [];
+function uniformChunk(v: number): Uint8Array {
+  return (uniformChunks[v] ??= new Uint8Array(CHUNK).fill(v));
+}
+
+/** chunkDigest of uniformChunk(v), computed on first use. */
+const uniformDigests: (WordDigest | undefined)[] = [];
+function uniformDigest(v: number): WordDigest {
+  let d = uniformDigests[v];
+  if (!d) {
+    d = { a: 0, b: 0, zero: true };
+    chunkDigest(uniformChunk(v), d);
+    uniformDigests[v] = d;
+  }
+  return d;
 }
 
 /** The number of the 4 KiB chunk holding phys (below 2^52: exact as a number). */
@@ -114,7 +144,8 @@ export class Memory {
 
   /** Bytes [off, off+n) of chunk `key` as a view of the chunk itself (of zeros if it was never written). */
   private view(key: number, off: number, n: number): Uint8Array {
-    const b = this.chunks.get(key)?.bytes ?? ZERO_CHUNK;
+    const c = this.chunks.get(key);
+    const b = c === undefined ? ZERO_CHUNK : c.uni >= 0 ? uniformChunk(c.uni) : c.bytes!;
     return new Uint8Array(b.buffer, b.byteOffset + off, n);
   }
 
@@ -165,8 +196,10 @@ export class Memory {
     while (done < size) {
       const len = Math.min(CHUNK - sOff, CHUNK - dOff, size - done);
       const from = this.chunks.get(sKey);
-      if (from) this.chunkAt(dKey).set(from.bytes.subarray(sOff, sOff + len), dOff);
-      else this.written(dKey)?.fill(0, dOff, dOff + len);
+      // From a uniform chunk (or one never written: zeros) a copy is a fill.
+      if (from === undefined) this.fillChunks(dKey, dOff, len, 0);
+      else if (from.uni >= 0) this.fillChunks(dKey, dOff, len, from.uni);
+      else this.chunkAt(dKey, len === CHUNK).set(from.bytes!.subarray(sOff, sOff + len), dOff);
       done += len;
       sOff += len;
       dOff += len;
@@ -187,8 +220,9 @@ export class Memory {
     while (done < n) {
       const len = Math.min(CHUNK - off, n - done);
       const c = this.chunks.get(key);
-      if (c) out.set(c.bytes.subarray(off, off + len), at + done);
-      else out.fill(0, at + done, at + done + len); // never written: zeros (a reused buffer holds old bytes)
+      if (c === undefined) out.fill(0, at + done, at + done + len); // never written: zeros (a reused buffer holds old bytes)
+      else if (c.uni >= 0) out.fill(c.uni, at + done, at + done + len);
+      else out.set(c.bytes!.subarray(off, off + len), at + done);
       done += len;
       key++;
       off = 0;
@@ -199,7 +233,7 @@ export class Memory {
     let done = 0;
     while (done < data.length) {
       const len = Math.min(CHUNK - off, data.length - done);
-      this.chunkAt(key).set(data.subarray(done, done + len), off);
+      this.chunkAt(key, len === CHUNK).set(data.subarray(done, done + len), off);
       done += len;
       key++;
       off = 0;
@@ -210,9 +244,17 @@ export class Memory {
     let done = 0;
     while (done < size) {
       const len = Math.min(CHUNK - off, size - done);
-      // Zero-filling a chunk that was never written changes nothing.
-      const c = byte === 0 ? this.written(key) : this.chunkAt(key);
-      if (c) c.fill(byte, off, off + len);
+      let c = this.chunks.get(key);
+      if (c === undefined) {
+        // Zero-filling a chunk that was never written changes nothing.
+        if (byte !== 0) c = this.newChunk(key);
+      }
+      if (c !== undefined && c.uni !== byte) {
+        // (A uniform chunk filled with its own value is unchanged: its digest stays valid.)
+        c.dirty = true;
+        if (len === CHUNK) c.uni = byte; // the old contents are all overwritten: no need to materialise them
+        else this.materialise(c).fill(byte, off, off + len);
+      }
       done += len;
       key++;
       off = 0;
@@ -250,23 +292,39 @@ export class Memory {
   /** The buffer readBuffer reuses while aliasReads is set. */
   private reused = new ArrayBuffer(0);
 
-  /** Chunk `key`, created if need be, for writing: its digest is marked stale. */
-  private chunkAt(key: number): Uint8Array {
-    let c = this.chunks.get(key);
-    if (!c) {
-      c = new Chunk(this.newChunkBytes());
-      this.chunks.set(key, c);
-      this.sorted = null;
-    } else c.dirty = true;
-    return c.bytes;
+  /**
+   * Chunk `key`'s contents, created if need be, for writing: its digest is marked stale. `whole`:
+   * the caller overwrites all 4096 bytes, so a uniform chunk's value need not be filled in first.
+   */
+  private chunkAt(key: number, whole: boolean): Uint8Array {
+    const c = this.chunks.get(key) ?? this.newChunk(key);
+    c.dirty = true;
+    if (c.uni < 0) return c.bytes!;
+    if (whole) {
+      c.uni = -1;
+      return (c.bytes ??= this.newChunkBytes());
+    }
+    return this.materialise(c);
   }
 
-  /** An existing chunk, for writing (its digest is marked stale); undefined if never written. */
-  private written(key: number): Uint8Array | undefined {
-    const c = this.chunks.get(key);
-    if (!c) return undefined;
-    c.dirty = true;
-    return c.bytes;
+  /** c's contents as bytes of its own (filled with its value if it was uniform); c is no longer uniform. */
+  private materialise(c: Chunk): Uint8Array {
+    if (c.uni < 0) return c.bytes!;
+    let b = c.bytes;
+    if (b === null) {
+      b = c.bytes = this.newChunkBytes(); // zeroed
+      if (c.uni !== 0) b.fill(c.uni);
+    } else b.fill(c.uni);
+    c.uni = -1;
+    return b;
+  }
+
+  /** A new chunk `key` (all zeros, no contents yet). */
+  private newChunk(key: number): Chunk {
+    const c = new Chunk();
+    this.chunks.set(key, c);
+    this.sorted = null;
+    return c;
   }
 
   private inOrder(): { keys: number[]; chunks: Chunk[] } {
@@ -393,9 +451,9 @@ export class Memory {
     const { keys, chunks } = this.inOrder();
     if (version === 1) {
       for (let i = 0; i < keys.length; i++) {
-        const c = chunks[i]!.bytes;
-        if (isZero(c)) continue;
-        h.num(keys[i]!).bytes(c);
+        const c = chunks[i]!;
+        if (c.uni >= 0 ? c.uni === 0 : isZero(c.bytes!)) continue;
+        h.num(keys[i]!).bytes(c.uni >= 0 ? uniformChunk(c.uni) : c.bytes!);
       }
       return;
     }
@@ -403,7 +461,12 @@ export class Memory {
     for (let i = 0; i < keys.length; i++) {
       const c = chunks[i]!;
       if (c.dirty) {
-        chunkDigest(c.bytes, c);
+        if (c.uni >= 0) {
+          const d = uniformDigest(c.uni);
+          c.a = d.a;
+          c.b = d.b;
+          c.zero = d.zero;
+        } else chunkDigest(c.bytes!, c);
         c.dirty = false;
       }
       if (c.zero) continue;
