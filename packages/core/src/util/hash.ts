@@ -85,7 +85,7 @@ export function wordAt(d: Uint8Array, p: number): number {
 }
 
 export class Hasher {
-  private a = 0x811c9dc5;
+  private a = 0x811c9dc5 | 0;
   private b = 0x050c5d1f;
 
   /**
@@ -102,11 +102,16 @@ export class Hasher {
     this.feed(x, 8);
   }
 
-  /** One lane step on x (a word, a byte or a code unit pair). */
+  /**
+   * One lane step on x (a word, a byte or a code unit pair). The lanes are kept as signed 32-bit
+   * values (the same bits as the unsigned ones the definition speaks of; digest() reads them
+   * unsigned): an unsigned lane of 2^31 or more is not a small integer, and storing one in the
+   * field boxed a number at every step, ~8.5 ns a step here against ~2 (BENCHMARKS.md, twelfth round).
+   */
   private step(x: number): void {
-    this.a = Math.imul(this.a ^ x, 0x01000193) >>> 0;
-    const b = Math.imul(this.b ^ x, 0x01000193) >>> 0;
-    this.b = (b ^ (b >>> 13)) >>> 0;
+    this.a = Math.imul(this.a ^ x, 0x01000193);
+    const b = Math.imul(this.b ^ x, 0x01000193);
+    this.b = b ^ (b >>> 13);
   }
 
   /** byte() of each of the low `bits` / 8 bytes of x, low byte first. */
@@ -115,7 +120,7 @@ export class Hasher {
   }
 
   u32(x: number): this {
-    if (this.words) this.step(x >>> 0);
+    if (this.words) this.step(x | 0); // the same bits, as a small integer
     else this.feed(x, 32);
     return this;
   }
@@ -123,8 +128,8 @@ export class Hasher {
   /** Any safe integer or float (floats hashed by their decimal form). */
   num(x: number): this {
     if (Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER) {
-      this.u32(x >>> 0);
-      this.u32(Math.floor(x / 2 ** 32) >>> 0);
+      this.u32(x | 0);
+      this.u32(Math.floor(x / 2 ** 32) | 0);
     } else {
       this.str(String(x));
     }
@@ -148,7 +153,7 @@ export class Hasher {
     this.u32(s.length);
     if (this.words) {
       let i = 0;
-      for (; i + 1 < s.length; i += 2) this.step((s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)) >>> 0);
+      for (; i + 1 < s.length; i += 2) this.step(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
       if (i < s.length) this.step(s.charCodeAt(i));
       return this;
     }
@@ -164,9 +169,9 @@ export class Hasher {
     let b = this.b;
     for (let i = 0; i < d.length; i++) {
       const x = d[i]!;
-      a = Math.imul(a ^ x, 0x01000193) >>> 0;
-      b = Math.imul(b ^ x, 0x01000193) >>> 0;
-      b = (b ^ (b >>> 13)) >>> 0;
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x01000193);
+      b ^= b >>> 13;
     }
     this.a = a;
     this.b = b;
