@@ -4,6 +4,7 @@
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey, exactNum, exactRange, low32 } from '../util/exact.ts';
+import { NumMap } from '../util/num-map.ts';
 import { removeAt } from '../util/array.ts';
 
 export const HASH_SIZE = 16384;
@@ -96,8 +97,9 @@ export class DebugHash {
    * domains hand out the same IOVAs (one strict domain each) share every bucket, and a whole
    * bucket then holds dozens of other devices' entries. One entry is kept without an array (almost
    * every key: an array per map was one more object per live mapping; BENCHMARKS.md, eleventh round).
+   * A NumMap, which unlike a Map does not copy itself under churn (util/num-map.ts).
    */
-  private readonly byDev = new Map<number, DebugEntry | DebugEntry[]>();
+  private readonly byDev = new NumMap<DebugEntry | DebugEntry[]>(1024);
   private live = 0;
 
   get size(): number {
@@ -223,8 +225,21 @@ export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
  * in the kernel.
  */
 export class ActiveCachelines {
-  /** Keyed by the cacheline number as a number when exact (cheaper to hash), else as the bigint. */
-  private readonly tree = new Map<number | bigint, number>();
+  /**
+   * Keyed by the cacheline number: in a NumMap when exact as a number (cheaper to hash, and no
+   * table copies under churn: util/num-map.ts), else in `big` by the bigint.
+   */
+  private readonly tree = new NumMap<number>(1024);
+  private readonly big = new Map<bigint, number>();
+
+  private get(key: number | bigint): number | undefined {
+    return typeof key === 'number' ? this.tree.get(key) : this.big.get(key);
+  }
+
+  private set(key: number | bigint, overlap: number): void {
+    if (typeof key === 'number') this.tree.set(key, overlap);
+    else this.big.set(key, overlap);
+  }
 
   /**
    * radix_tree_insert + active_cacheline_inc_overlap of the line holding `paddr`: 'eexist' when the
@@ -232,47 +247,50 @@ export class ActiveCachelines {
    */
   insertAt(paddr: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
     const key = clnKey(paddr);
-    const cur = this.tree.get(key);
+    const cur = this.get(key);
     if (cur === undefined) {
-      this.tree.set(key, 0);
+      this.set(key, 0);
       return INSERTED;
     }
     const overlap = cur + 1;
     if (overlap > ACTIVE_CACHELINE_MAX_OVERLAP) return OVERFLOW;
-    this.tree.set(key, overlap);
+    this.set(key, overlap);
     return EEXIST;
   }
 
   /** active_cacheline_remove of the line holding `paddr`: a missing node reads as overlap 0 and is "deleted" again. */
   removeAt(paddr: bigint): void {
     const key = clnKey(paddr);
-    const overlap = (this.tree.get(key) ?? 0) - 1;
-    if (overlap < 0) this.tree.delete(key);
-    else this.tree.set(key, overlap);
+    const overlap = (this.get(key) ?? 0) - 1;
+    if (overlap >= 0) this.set(key, overlap);
+    else if (typeof key === 'number') this.tree.delete(key);
+    else this.big.delete(key);
   }
 
   overlap(cln: bigint): number | undefined {
-    return this.tree.get(exactKey(cln));
+    return this.get(exactKey(cln));
   }
 
   get size(): number {
-    return this.tree.size;
+    return this.tree.size + this.big.size;
   }
 
   hashInto(h: Hasher): void {
-    h.u32(this.tree.size);
+    h.u32(this.size);
     // In line order. When every key is a number (every line below 2^53), sorted as numbers and
     // folded by num(), which gives big()'s words for them: no BigInt per line.
+    if (this.big.size !== 0) {
+      const lines: bigint[] = [...this.big.keys()];
+      this.tree.forEach((_v, k) => lines.push(BigInt(k)));
+      lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      for (const cln of lines) h.big(cln).u32(this.get(exactKey(cln))!);
+      return;
+    }
     const keys = new Float64Array(this.tree.size);
     let i = 0;
-    for (const k of this.tree.keys()) {
-      if (typeof k !== 'number') {
-        const lines = [...this.tree.keys()].map((x) => BigInt(x)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-        for (const cln of lines) h.big(cln).u32(this.tree.get(exactKey(cln))!);
-        return;
-      }
+    this.tree.forEach((_v, k) => {
       keys[i++] = k;
-    }
+    });
     keys.sort();
     for (const k of keys) h.num(k).u32(this.tree.get(k)!);
   }

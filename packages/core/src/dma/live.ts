@@ -6,6 +6,7 @@ import type { Path, SgList } from '../events.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey, exactNum, exactRange } from '../util/exact.ts';
 import { removeAt } from '../util/array.ts';
+import { ExactKeyMap, NumMap } from '../util/num-map.ts';
 
 export type LiveKind = 'single' | 'sg' | 'coherent';
 /** Streaming buffers belong to the device from map (or sync-for-device) until sync-for-cpu or unmap. */
@@ -179,7 +180,7 @@ const WIDE = -1;
 
 class SpanIndex {
   /** Granule → its list's first node (node 0 is the null node; a granule with no nodes has no key). */
-  private readonly heads = new Map<number, number>();
+  private readonly heads = new NumMap<number>();
   /** Per node: the next and previous node in its granule's list. */
   private next = new Int32Array(256);
   private prev = new Int32Array(256);
@@ -379,9 +380,6 @@ function lastGranule(start: bigint, len: number): number {
   return Number((start + BigInt(Math.max(len, 1)) - 1n) >> GRANULE_SHIFT);
 }
 
-/** A handle as a Map key (util/exact.ts exactKey): the number when exact, else the bigint. */
-type HandleKey = number | bigint;
-
 /** addr as a number when the range [addr, addr + max(size, 1)) is exact as numbers, else -1 (a zero-length range counts as the point at its start). */
 export function exactStart(addr: bigint, size: number): number {
   return exactRange(addr, Math.max(size, 1));
@@ -423,7 +421,7 @@ export class LiveMappings {
    * were added) when there are several (mapping a buffer twice gives the same one). One mapping is
    * kept without an array: that is almost every handle, and it spares an array per map.
    */
-  private readonly perDev: Map<HandleKey, Live | Live[]>[] = [];
+  private readonly perDev: ExactKeyMap<Live | Live[]>[] = [];
   private total = 0;
   /** Per device index: bus spans; and CPU spans of every device. */
   private readonly busIdx: SpanIndex[] = [];
@@ -442,14 +440,16 @@ export class LiveMappings {
 
   countFor(dev: number): number {
     let n = 0;
-    for (const l of this.perDev[dev]?.values() ?? []) n += Array.isArray(l) ? l.length : 1;
+    this.perDev[dev]?.forEachValue((l) => {
+      n += Array.isArray(l) ? l.length : 1;
+    });
     return n;
   }
 
-  private byDev(dev: number): Map<HandleKey, Live | Live[]> {
+  private byDev(dev: number): ExactKeyMap<Live | Live[]> {
     let m = this.perDev[dev];
     if (!m) {
-      m = new Map();
+      m = new ExactKeyMap();
       this.perDev[dev] = m;
     }
     return m;
@@ -529,7 +529,9 @@ export class LiveMappings {
     const found = idx.query(addr, end, true);
     if (found) return found;
     const out: LiveMapping[] = [];
-    for (const v of this.perDev[dev]?.values() ?? []) for (const m of Array.isArray(v) ? v : [v]) if (overlaps(m.bus, addr, end)) out.push(m);
+    this.perDev[dev]?.forEachValue((v) => {
+      for (const m of Array.isArray(v) ? v : [v]) if (overlaps(m.bus, addr, end)) out.push(m);
+    });
     return out.sort(byId);
   }
 
@@ -544,7 +546,11 @@ export class LiveMappings {
     const found = this.cpuIdx.query(phys, end, false);
     if (found) return found;
     const out: LiveMapping[] = [];
-    for (const map of this.perDev) for (const v of map?.values() ?? []) for (const m of Array.isArray(v) ? v : [v]) if (overlaps(m.cpu, phys, end)) out.push(m);
+    for (const map of this.perDev) {
+      map?.forEachValue((v) => {
+        for (const m of Array.isArray(v) ? v : [v]) if (overlaps(m.cpu, phys, end)) out.push(m);
+      });
+    }
     return out.sort(byId);
   }
 
@@ -555,8 +561,12 @@ export class LiveMappings {
 
   private allLive(): Live[] {
     const out: Live[] = [];
-    for (const map of this.perDev) for (const v of map?.values() ?? []) if (Array.isArray(v)) out.push(...v);
-    else out.push(v);
+    for (const map of this.perDev) {
+      map?.forEachValue((v) => {
+        if (Array.isArray(v)) out.push(...v);
+        else out.push(v);
+      });
+    }
     return out.sort((a, b) => a.id - b.id);
   }
 

@@ -13,6 +13,7 @@ import { FlushQueue } from './flush-queue.ts';
 import { EEXIST, IoPgtable } from './io-pgtable.ts';
 import { Iotlb } from './iotlb.ts';
 import { IovaDomain } from './iova.ts';
+import { NumMap } from '../util/num-map.ts';
 
 export const EINVAL = 22;
 
@@ -74,8 +75,8 @@ export class IommuDomain {
   readonly iovad: IovaDomain;
   /** cookie->fq_domain: set for lazy (IOMMU_DOMAIN_DMA_FQ) domains. */
   readonly fq: FlushQueue | null;
-  /** Live dma-iommu mappings by IOVA pfn. */
-  readonly live = new Map<number, IommuMapping>();
+  /** Live dma-iommu mappings by IOVA pfn (a NumMap: no table copies under churn, util/num-map.ts). */
+  readonly live = new NumMap<IommuMapping>();
 
   constructor(k: Kernel, cfg: DomainConfig) {
     this.name = cfg.name;
@@ -159,7 +160,9 @@ export class IommuDomain {
     this.pgtable.hashInto(h);
     this.iotlb.hashInto(h);
     if (this.fq) this.fq.hashInto(h);
-    const keys = [...this.live.keys()].sort((a, b) => a - b);
+    const keys: number[] = [];
+    this.live.forEach((_m, pfn) => keys.push(pfn));
+    keys.sort((a, b) => a - b);
     h.u32(keys.length);
     for (const key of keys) {
       const m = this.live.get(key)!;
