@@ -131,9 +131,11 @@ export function resetOutcome(o: Outcome, timeNs: number): Outcome {
   o.result = 0n;
   o.error = false;
   o.path = 'none';
-  if (o.trace.length !== 0) o.trace.length = 0;
-  if (o.dmesg.length !== 0) o.dmesg.length = 0;
-  if (o.findings.length !== 0) o.findings.length = 0;
+  // Emptied by pop(), not `length = 0`: that drops the backing store, and the next push made a new
+  // one for almost every event (BENCHMARKS.md, twelfth round).
+  while (o.trace.length !== 0) o.trace.pop();
+  while (o.dmesg.length !== 0) o.dmesg.pop();
+  while (o.findings.length !== 0) o.findings.pop();
   o.fault = undefined;
   o.data = undefined;
   o.phys = undefined;

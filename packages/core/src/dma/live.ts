@@ -316,11 +316,15 @@ class SpanIndex {
     if (last - first > 4 * MAX_GRANULES) return null;
     const q = ++queryStamp;
     const out = queryOut;
-    if (out.length !== 0) out.length = 0;
+    let n = 0;
     for (let i = 0; i < this.wide.length; i++) {
       const m = this.wide[i]!;
       m.seen = q;
-      if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
+      if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) {
+        if (n < out.length) out[n] = m;
+        else out.push(m);
+        n++;
+      }
     }
     const next = this.next;
     const owner = this.owner;
@@ -332,10 +336,16 @@ class SpanIndex {
         const m = owner[node]!;
         if (m.seen === q) continue;
         m.seen = q;
-        if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) out.push(m);
+        if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) {
+          if (n < out.length) out[n] = m;
+          else out.push(m);
+          n++;
+        }
       }
     }
-    if (out.length > 1) sortById(out);
+    if (n === 0) return NO_MAPPINGS;
+    if (out.length !== n) out.length = n;
+    if (n > 1) sortById(out);
     return out;
   }
 }
@@ -350,9 +360,15 @@ function overlapsEither(m: LiveMapping, bus: boolean, start: number, end: number
 let queryStamp = 0;
 /**
  * The array every index query fills and returns (valid until the next query: each caller walks it
- * at once). An array per query was ~100 bytes of garbage for every device access and sync.
+ * at once). An array per query was ~100 bytes of garbage for every device access and sync. It is
+ * never emptied: a query that finds nothing returns NO_MAPPINGS instead, and one that finds n
+ * overwrites the first n elements. Setting an array's length to 0 drops its backing store, so the
+ * next push made a new one: ~84 bytes per query (BENCHMARKS.md, twelfth round). (Its elements past
+ * a query's result may keep up to that many unmapped records alive until overwritten.)
  */
 const queryOut: LiveMapping[] = [];
+/** The result of a query that finds nothing (shared: callers only read it). */
+const NO_MAPPINGS: LiveMapping[] = Object.freeze([]) as unknown as LiveMapping[];
 const byId = (a: LiveMapping, b: LiveMapping): number => a.id - b.id;
 
 /**
