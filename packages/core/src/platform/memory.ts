@@ -27,8 +27,8 @@ interface Block { base: bigint; size: bigint; kind: 'alloc' | 'reserved'; tag: s
  * this module except as a copy (read) or a read-only source (copy, view).
  *
  * A chunk whose every byte is known to be one value (`uni`, 0..255) keeps no contents of its own:
- * `bytes` is then null or stale, and is filled with `uni` only when a write of anything else needs
- * it (materialise). Device writes are mostly fills, and a fill that covers a whole chunk then costs
+ * `bytes` is then null, and 4 KiB filled with `uni` are given to it only when a write of anything
+ * else needs them (materialise); a chunk that becomes uniform again hands its bytes back. Device writes are mostly fills, and a fill that covers a whole chunk then costs
  * one store instead of 4 KiB of them; a read is served from a shared chunk of that value, and a
  * state mark takes the digest of such a chunk from a table (uniformDigest) instead of digesting
  * 4 KiB: at a mark of the bench's direct-only logs ~65 % of the chunks written since the last one
@@ -36,7 +36,7 @@ interface Block { base: bigint; size: bigint; kind: 'alloc' | 'reserved'; tag: s
  * sees the same bytes as before.
  */
 class Chunk implements WordDigest {
-  /** The contents when `uni` is -1; else null (never needed) or stale. */
+  /** The contents when `uni` is -1; else null. */
   bytes: Uint8Array | null = null;
   /** Every byte equals this value (0..255), or -1: `bytes` holds the contents. A new chunk is all zeros. */
   uni = 0;
@@ -252,7 +252,7 @@ export class Memory {
       if (c !== undefined && c.uni !== byte) {
         // (A uniform chunk filled with its own value is unchanged: its digest stays valid.)
         c.dirty = true;
-        if (len === CHUNK) c.uni = byte; // the old contents are all overwritten: no need to materialise them
+        if (len === CHUNK) this.makeUniform(c, byte); // the old contents are all overwritten: no need to materialise them
         else this.materialise(c).fill(byte, off, off + len);
       }
       done += len;
@@ -262,15 +262,33 @@ export class Memory {
   }
 
   /**
-   * Zeroed bytes for new chunks, carved from 256 KiB slabs (one ArrayBuffer per 64 chunks instead
+   * Bytes for chunks' contents, carved from 256 KiB slabs (one ArrayBuffer per 64 chunks instead
    * of one each: a pool cycled through by bounces creates tens of thousands of chunks), and for
    * reads (see readBuffer).
    */
   private readonly slabs = new Bump(SLAB_CHUNKS * CHUNK);
   private readonly arena = new Bump(READ_ARENA);
 
-  private newChunkBytes(): Uint8Array {
-    return this.slabs.take(CHUNK);
+  /**
+   * 4 KiB for a chunk's contents, of any value: one a chunk gave up when it became uniform, else
+   * new. Chunks that turn uniform hand their bytes back (makeUniform), so the bytes held stay at
+   * the most chunks that have had contents of their own at once, not every chunk that ever had
+   * (without it, a 10 M-event run's RSS grew by a third after the first 1 M events: figure 5,
+   * BENCHMARKS.md twelfth round).
+   */
+  private takeBytes(): Uint8Array {
+    return this.spare.pop() ?? this.slabs.take(CHUNK);
+  }
+
+  private readonly spare: Uint8Array[] = [];
+
+  /** Every byte of c is now `byte`: its contents, if any, go back to the spares. */
+  private makeUniform(c: Chunk, byte: number): void {
+    c.uni = byte;
+    if (c.bytes !== null) {
+      this.spare.push(c.bytes);
+      c.bytes = null;
+    }
   }
 
   /**
@@ -302,7 +320,7 @@ export class Memory {
     if (c.uni < 0) return c.bytes!;
     if (whole) {
       c.uni = -1;
-      return (c.bytes ??= this.newChunkBytes());
+      return (c.bytes = this.takeBytes());
     }
     return this.materialise(c);
   }
@@ -310,11 +328,8 @@ export class Memory {
   /** c's contents as bytes of its own (filled with its value if it was uniform); c is no longer uniform. */
   private materialise(c: Chunk): Uint8Array {
     if (c.uni < 0) return c.bytes!;
-    let b = c.bytes;
-    if (b === null) {
-      b = c.bytes = this.newChunkBytes(); // zeroed
-      if (c.uni !== 0) b.fill(c.uni);
-    } else b.fill(c.uni);
+    const b = (c.bytes = this.takeBytes());
+    b.fill(c.uni);
     c.uni = -1;
     return b;
   }
