@@ -86,20 +86,28 @@ export class Bugs {
  * pool; a leaked buffer stays taken for good.
  */
 export class SlotPool {
+  /** Slots given back, the last on top; below them, implicitly, slots fresh..slots-1 never taken. */
   private readonly freeSlots: number[] = [];
+  private fresh = 0;
   readonly slots: number;
 
+  /**
+   * The pool hands out slots 0, 1, 2, ... in order until one is given back, and a given-back slot
+   * first (LIFO). It used to push all `slots` (up to 2^20) onto the free stack here, in every
+   * program at start-up; the never-taken ones are now a counter (the same order of slots).
+   */
   constructor(readonly base: bigint, regionSize: bigint, readonly stride: number) {
     this.slots = Math.max(0, Math.min(1 << 20, Number(regionSize / BigInt(stride))));
-    for (let i = this.slots - 1; i >= 0; i--) this.freeSlots.push(i);
   }
 
   get available(): number {
-    return this.freeSlots.length;
+    return this.freeSlots.length + (this.slots - this.fresh);
   }
 
   take(): number | undefined {
-    return this.freeSlots.pop();
+    const s = this.freeSlots.pop();
+    if (s !== undefined) return s;
+    return this.fresh < this.slots ? this.fresh++ : undefined;
   }
 
   give(slot: number): void {

@@ -6,6 +6,7 @@ import { runStress, WORKLOADS, type BugKnob } from '../index.ts';
 import { defaultStressPlatform } from '../platform.ts';
 import type { RunFindingKind } from '../coordinator.ts';
 import { resolveParams, ParamError, parseSize } from './params.ts';
+import { SlotPool } from './common.ts';
 
 async function runAll(workload: string, extra: Record<string, number>, ops = 1500): Promise<{ findings: Partial<Record<RunFindingKind, number>>; debugErrors: number; dmesg: string[]; statuses: string[] }> {
   const plat = defaultStressPlatform(6, 2n);
@@ -62,5 +63,21 @@ describe('workloads', () => {
     expect(() => resolveParams('workload nic-rx', nicRx.params, { rings: 4 })).toThrow(ParamError);
     expect(() => resolveParams('workload nic-rx', nicRx.params, { recycle: 'never' })).toThrow(/expected one of unmap, sync/);
     expect(() => resolveParams('workload nic-rx', nicRx.params, { 'bug-leak': 2 })).toThrow(/at most 1/);
+  });
+});
+
+describe('SlotPool', () => {
+  it('hands out slots in order, a given-back one first (LIFO), and runs dry at its size', () => {
+    const pool = new SlotPool(0x1000n, 4n * 256n, 256);
+    expect(pool.slots).toBe(4);
+    expect([pool.take(), pool.take()]).toEqual([0, 1]);
+    pool.give(0);
+    pool.give(1);
+    expect(pool.available).toBe(4);
+    expect([pool.take(), pool.take(), pool.take(), pool.take(), pool.take()]).toEqual([1, 0, 2, 3, undefined]);
+    expect(pool.available).toBe(0);
+    pool.give(3);
+    expect([pool.take(), pool.take()]).toEqual([3, undefined]);
+    expect(pool.phys(2, 8)).toBe(0x1000n + 2n * 256n + 8n);
   });
 });
