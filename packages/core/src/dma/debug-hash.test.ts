@@ -5,7 +5,8 @@ import { describe, expect, test } from 'vitest';
 import type { Device } from '../platform/device.ts';
 import { Prng } from '../util/prng.ts';
 import { exactKey, exactRange } from '../util/exact.ts';
-import { clnKey, DebugHash, hash_fn, L1_CACHE_SHIFT, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
+import { ACTIVE_CACHELINE_MAX_OVERLAP, ActiveCachelines, clnKey, DebugHash, hash_fn, L1_CACHE_SHIFT, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
+import { Hasher } from '../util/hash.ts';
 
 const devs = [0, 1, 2].map((index) => ({ index, name: `d${index}` }) as unknown as Device);
 const TYPES: DebugType[] = ['single', 'phy', 'scatter-gather'];
@@ -72,5 +73,40 @@ describe('ActiveCachelines keys (dma-debug to_cacheline_number)', () => {
     const edges = [0n, 63n, 64n, (1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 64n, (1n << 59n) - 1n, 1n << 59n, (1n << 59n) + 64n, (1n << 64n) - 1n];
     for (let i = 0; i < 2000; i++) edges.push(rng.nextU64() >> BigInt(rng.int(64)));
     for (const p of edges) expect(clnKey(p)).toBe(exactKey(p >> L1_CACHE_SHIFT));
+  });
+
+  // Lines at and above 2^53 (addresses from 2^59) are kept by their bigint, the rest by number
+  // (util/num-map.ts ExactKeyMap): counts, removal and the state hash's fold (every line in order,
+  // as Hasher.big of its number, then its overlap) must not depend on which.
+  test('lines kept as numbers and as bigints count, remove and hash alike', () => {
+    for (const high of [false, true]) {
+      const t = new ActiveCachelines();
+      const base = high ? (1n << 59n) - 0x100n : 0x10_0000n;
+      const ref = new Map<bigint, number>();
+      const rng = new Prng(high ? 5n : 3n);
+      for (let i = 0; i < 400; i++) {
+        const paddr = base + BigInt(rng.int(0x400));
+        const cln = paddr >> L1_CACHE_SHIFT;
+        if (rng.int(3) === 0) {
+          t.removeAt(paddr);
+          const o = (ref.get(cln) ?? 0) - 1;
+          if (o < 0) ref.delete(cln);
+          else ref.set(cln, o);
+        } else {
+          const r = t.insertAt(paddr);
+          const cur = ref.get(cln);
+          expect(r.rc).toBe(cur === undefined ? 0 : 'eexist');
+          if (cur === undefined) ref.set(cln, 0);
+          else if (cur < ACTIVE_CACHELINE_MAX_OVERLAP) ref.set(cln, cur + 1);
+        }
+      }
+      expect(t.size).toBe(ref.size);
+      for (const [cln, o] of ref) expect(t.overlap(cln)).toBe(o);
+      const want = new Hasher(true).u32(ref.size);
+      for (const cln of [...ref.keys()].sort((a, b) => (a < b ? -1 : 1))) want.big(cln).u32(ref.get(cln)!);
+      const got = new Hasher(true);
+      t.hashInto(got);
+      expect(got.digest()).toBe(want.digest());
+    }
   });
 });

@@ -4,7 +4,7 @@
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey, exactNum, exactRange, low32 } from '../util/exact.ts';
-import { NumMap } from '../util/num-map.ts';
+import { ExactKeyMap, NumMap } from '../util/num-map.ts';
 import { removeAt } from '../util/array.ts';
 
 export const HASH_SIZE = 16384;
@@ -226,20 +226,10 @@ export const ACTIVE_CACHELINE_MAX_OVERLAP = 7;
  */
 export class ActiveCachelines {
   /**
-   * Keyed by the cacheline number: in a NumMap when exact as a number (cheaper to hash, and no
-   * table copies under churn: util/num-map.ts), else in `big` by the bigint.
+   * Keyed by the cacheline number as a number when exact (cheaper to hash), else as the bigint; an
+   * ExactKeyMap, which does not copy its table under churn (util/num-map.ts).
    */
-  private readonly tree = new NumMap<number>(1024);
-  private readonly big = new Map<bigint, number>();
-
-  private get(key: number | bigint): number | undefined {
-    return typeof key === 'number' ? this.tree.get(key) : this.big.get(key);
-  }
-
-  private set(key: number | bigint, overlap: number): void {
-    if (typeof key === 'number') this.tree.set(key, overlap);
-    else this.big.set(key, overlap);
-  }
+  private readonly tree = new ExactKeyMap<number>(1024);
 
   /**
    * radix_tree_insert + active_cacheline_inc_overlap of the line holding `paddr`: 'eexist' when the
@@ -247,49 +237,48 @@ export class ActiveCachelines {
    */
   insertAt(paddr: bigint): { rc: 0 | 'eexist'; overflow: boolean } {
     const key = clnKey(paddr);
-    const cur = this.get(key);
+    const cur = this.tree.get(key);
     if (cur === undefined) {
-      this.set(key, 0);
+      this.tree.set(key, 0);
       return INSERTED;
     }
     const overlap = cur + 1;
     if (overlap > ACTIVE_CACHELINE_MAX_OVERLAP) return OVERFLOW;
-    this.set(key, overlap);
+    this.tree.set(key, overlap);
     return EEXIST;
   }
 
   /** active_cacheline_remove of the line holding `paddr`: a missing node reads as overlap 0 and is "deleted" again. */
   removeAt(paddr: bigint): void {
     const key = clnKey(paddr);
-    const overlap = (this.get(key) ?? 0) - 1;
-    if (overlap >= 0) this.set(key, overlap);
-    else if (typeof key === 'number') this.tree.delete(key);
-    else this.big.delete(key);
+    const overlap = (this.tree.get(key) ?? 0) - 1;
+    if (overlap < 0) this.tree.delete(key);
+    else this.tree.set(key, overlap);
   }
 
   overlap(cln: bigint): number | undefined {
-    return this.get(exactKey(cln));
+    return this.tree.get(exactKey(cln));
   }
 
   get size(): number {
-    return this.tree.size + this.big.size;
+    return this.tree.size;
   }
 
   hashInto(h: Hasher): void {
-    h.u32(this.size);
+    h.u32(this.tree.size);
     // In line order. When every key is a number (every line below 2^53), sorted as numbers and
     // folded by num(), which gives big()'s words for them: no BigInt per line.
-    if (this.big.size !== 0) {
-      const lines: bigint[] = [...this.big.keys()];
+    if (this.tree.inexactKeys !== 0) {
+      const lines: bigint[] = [];
       this.tree.forEach((_v, k) => lines.push(BigInt(k)));
       lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      for (const cln of lines) h.big(cln).u32(this.get(exactKey(cln))!);
+      for (const cln of lines) h.big(cln).u32(this.tree.get(exactKey(cln))!);
       return;
     }
     const keys = new Float64Array(this.tree.size);
     let i = 0;
     this.tree.forEach((_v, k) => {
-      keys[i++] = k;
+      keys[i++] = k as number;
     });
     keys.sort();
     for (const k of keys) h.num(k).u32(this.tree.get(k)!);

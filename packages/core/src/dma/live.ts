@@ -321,9 +321,7 @@ class SpanIndex {
       const m = this.wide[i]!;
       m.seen = q;
       if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) {
-        if (n < out.length) out[n] = m;
-        else out.push(m);
-        n++;
+        out[n++] = m; // overwrites, or appends at n === out.length
       }
     }
     const next = this.next;
@@ -337,9 +335,7 @@ class SpanIndex {
         if (m.seen === q) continue;
         m.seen = q;
         if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) {
-          if (n < out.length) out[n] = m;
-          else out.push(m);
-          n++;
+          out[n++] = m;
         }
       }
     }

@@ -59,11 +59,7 @@ export class IommuState {
   /** Live dma-iommu mappings (IOVAs handed out and not yet unmapped), of one device or all. */
   liveMappings(devName?: string): number {
     let n = 0;
-    for (const d of this.byName.values()) {
-      d.live.forEach((m) => {
-        if (devName === undefined || m.dev === devName) n++;
-      });
-    }
+    for (const d of this.byName.values()) for (const m of d.live.values()) if (devName === undefined || m.dev === devName) n++;
     return n;
   }
 
@@ -79,9 +75,7 @@ export class IommuState {
     for (const d of this.byName.values()) {
       const e = d.iovad.checkInvariants();
       if (e) return `domain ${d.name}: ${e}`;
-      const live: IommuMapping[] = [];
-      d.live.forEach((m) => live.push(m));
-      live.sort((a, b) => a.iovaPfn - b.iovaPfn);
+      const live = [...d.live.values()].sort((a, b) => a.iovaPfn - b.iovaPfn);
       for (let i = 1; i < live.length; i++) {
         const a = live[i - 1]!;
         const b = live[i]!;

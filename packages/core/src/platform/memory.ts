@@ -11,8 +11,6 @@ import { hex016 } from '../util/hex.ts';
 const CHUNK_SHIFT = 12n;
 const CHUNK = 4096;
 const FOUR_GIB = 1n << 32n;
-/** Zeros: what a chunk never written reads as (see Memory.view). */
-const ZERO_CHUNK = new Uint8Array(4096);
 /** Bytes per read arena (see readBuffer). */
 const READ_ARENA = 1 << 20;
 /** New chunks are carved from slabs of this many. */
@@ -28,12 +26,13 @@ interface Block { base: bigint; size: bigint; kind: 'alloc' | 'reserved'; tag: s
  *
  * A chunk whose every byte is known to be one value (`uni`, 0..255) keeps no contents of its own:
  * `bytes` is then null, and 4 KiB filled with `uni` are given to it only when a write of anything
- * else needs them (materialise); a chunk that becomes uniform again hands its bytes back. Device writes are mostly fills, and a fill that covers a whole chunk then costs
- * one store instead of 4 KiB of them; a read is served from a shared chunk of that value, and a
- * state mark takes the digest of such a chunk from a table (uniformDigest) instead of digesting
- * 4 KiB: at a mark of the bench's direct-only logs ~65 % of the chunks written since the last one
- * are uniform (BENCHMARKS.md, twelfth round). A speed structure only: every read, copy and digest
- * sees the same bytes as before.
+ * else needs them (materialise); a chunk that becomes uniform again hands its bytes back. Device
+ * writes are mostly fills, and a fill that covers a whole chunk then costs one store instead of
+ * 4 KiB of them; a read is served from a shared chunk of that value, and a state mark takes the
+ * digest of such a chunk from a table (uniformDigest) instead of digesting 4 KiB: at a mark of the
+ * bench's direct-only logs ~65 % of the chunks written since the last one are uniform
+ * (BENCHMARKS.md, twelfth round). A speed structure only: every read, copy and digest sees the
+ * same bytes as before.
  */
 class Chunk implements WordDigest {
   /** The contents when `uni` is -1; else null. */
@@ -142,10 +141,10 @@ export class Memory {
     return out;
   }
 
-  /** Bytes [off, off+n) of chunk `key` as a view of the chunk itself (of zeros if it was never written). */
+  /** Bytes [off, off+n) of chunk `key` as a view of its contents (of a shared read-only chunk of its value when it is uniform, of zeros when it was never written). */
   private view(key: number, off: number, n: number): Uint8Array {
     const c = this.chunks.get(key);
-    const b = c === undefined ? ZERO_CHUNK : c.uni >= 0 ? uniformChunk(c.uni) : c.bytes!;
+    const b = c === undefined ? uniformChunk(0) : c.uni >= 0 ? uniformChunk(c.uni) : c.bytes!;
     return new Uint8Array(b.buffer, b.byteOffset + off, n);
   }
 
@@ -197,9 +196,9 @@ export class Memory {
       const len = Math.min(CHUNK - sOff, CHUNK - dOff, size - done);
       const from = this.chunks.get(sKey);
       // From a uniform chunk (or one never written: zeros) a copy is a fill.
-      if (from === undefined) this.fillChunks(dKey, dOff, len, 0);
-      else if (from.uni >= 0) this.fillChunks(dKey, dOff, len, from.uni);
-      else this.chunkAt(dKey, len === CHUNK).set(from.bytes!.subarray(sOff, sOff + len), dOff);
+      const v = from === undefined ? 0 : from.uni;
+      if (v >= 0) this.fillChunks(dKey, dOff, len, v);
+      else this.chunkAt(dKey, len === CHUNK).set(from!.bytes!.subarray(sOff, sOff + len), dOff);
       done += len;
       sOff += len;
       dOff += len;
@@ -220,9 +219,9 @@ export class Memory {
     while (done < n) {
       const len = Math.min(CHUNK - off, n - done);
       const c = this.chunks.get(key);
-      if (c === undefined) out.fill(0, at + done, at + done + len); // never written: zeros (a reused buffer holds old bytes)
-      else if (c.uni >= 0) out.fill(c.uni, at + done, at + done + len);
-      else out.set(c.bytes!.subarray(off, off + len), at + done);
+      const v = c === undefined ? 0 : c.uni; // never written: zeros (a reused buffer holds old bytes)
+      if (v >= 0) out.fill(v, at + done, at + done + len);
+      else out.set(c!.bytes!.subarray(off, off + len), at + done);
       done += len;
       key++;
       off = 0;

@@ -169,4 +169,15 @@ export class ExactKeyMap<V> {
     this.nums.forEach(f);
     for (const v of this.bigs.values()) f(v);
   }
+
+  /** Calls f for every entry, the number keys first, in no meaningful order. f must not change the map. */
+  forEach(f: (v: V, k: number | bigint) => void): void {
+    this.nums.forEach(f);
+    for (const [k, v] of this.bigs) f(v, k);
+  }
+
+  /** How many keys are bigints (not exact as numbers). */
+  get inexactKeys(): number {
+    return this.bigs.size;
+  }
 }
