@@ -1,6 +1,6 @@
-// A hash map from non-negative safe integers to values, for the model's large maps that gain and
-// lose an entry at every map and unmap (dma-debug's per-device bucket lists and active cachelines,
-// the live mappings' granule lists).
+// A hash map from non-negative safe integers to values, for the model's maps that gain and lose an
+// entry at every map and unmap (dma-debug's per-device bucket lists and active cachelines, the live
+// mappings' granule lists and handles, each IOMMU domain's live mappings).
 //
 // A JavaScript Map (V8's ordered hash table) leaves a hole at every delete and, once holes and
 // entries fill its capacity, copies itself into a new table: a map of N entries under steady churn
