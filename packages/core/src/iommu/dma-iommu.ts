@@ -10,7 +10,7 @@ import { trace_swiotlb_bounced } from '../dma/trace.ts';
 import { ModelInputError, type Kernel } from '../kernel.ts';
 import { min_not_zero, type Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
-import { exactNum } from '../util/exact.ts';
+import { exactNum, exactRange } from '../util/exact.ts';
 import { DMA_BIT_MASK, hex016, maskBits } from '../util/hex.ts';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
 import { IommuDomain, IommuMapping, iommu_domain_flush_iotlb_all, iommu_iova_to_phys, iommu_map_pages, iommu_unmap_fast, iommu_iotlb_sync, type IotlbGather } from './iommu.ts';
@@ -188,7 +188,8 @@ export function __iommu_dma_map(k: Kernel, dev: Device, phys: bigint, size: numb
     return DMA_MAPPING_ERROR;
   }
   const start = dom.at(pfn, iova_off);
-  if (typeof start === 'number' && start + size <= Number.MAX_SAFE_INTEGER) recordMapping(dom, dev, pfn, pages, [start, start + size], null);
+  const startN = exactRange(start, size);
+  if (startN >= 0) recordMapping(dom, dev, pfn, pages, [startN, startN + size], null);
   else recordMapping(dom, dev, pfn, pages, null, [{ start: BigInt(start), end: BigInt(start) + BigInt(size) }]);
   return BigInt(start);
 }

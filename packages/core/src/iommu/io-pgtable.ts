@@ -58,7 +58,7 @@ export class IoPgtable {
   map_pages(pfn: number, phys: U64, count: number, prot: number, owner: number): number {
     const g = this.granule;
     // When the last page's address is exact as a number, every page's is: stepped on numbers.
-    const base = typeof phys === 'number' ? (phys + count * g <= Number.MAX_SAFE_INTEGER ? phys : -1) : exactRange(phys, count * g);
+    const base = exactRange(phys, count * g);
     for (let i = 0; i < count; i++) {
       if (this.ptes.has(pfn + i)) return i;
       if (base >= 0) this.ptes.set(pfn + i, 0n, base + i * g, prot, owner);

@@ -56,9 +56,10 @@ export function exactKey(x: bigint): number | bigint {
 
 /**
  * addr as a number when every address of [addr, addr + size] is exact as one (size a non-negative
- * safe integer), else -1: the test for a range that is then compared or stepped on numbers.
+ * safe integer), else -1: the test for a range that is then compared or stepped on numbers. addr
+ * may be a U64 already held as a number.
  */
-export function exactRange(addr: bigint, size: number): number {
-  const n = exactNum(addr);
+export function exactRange(addr: U64, size: number): number {
+  const n = typeof addr === 'number' ? addr : exactNum(addr);
   return n >= 0 && Number.isSafeInteger(size) && size >= 0 && n + size <= Number.MAX_SAFE_INTEGER ? n : -1;
 }
