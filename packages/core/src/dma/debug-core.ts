@@ -112,7 +112,10 @@ export class DmaDebug {
       const list = this.hash.bucket(idx); // the walk() order, without a generator step per entry
       for (let j = 0; j < list.length; j++) {
         const e = list[j]!;
-        h.u32(idx).str(e.dev.name).str(e.type).big(e.paddr).big(e.devAddr).num(e.size).u32(e.direction);
+        h.u32(idx).str(e.dev.name).str(e.type).big(e.paddr);
+        if (e.devAddrN >= 0) h.num(e.devAddrN); // big(devAddr)'s words, without reading the bigint
+        else h.big(e.devAddr);
+        h.num(e.size).u32(e.direction);
         h.u32(e.sgCallEnts).u32(e.sgMappedEnts).u32(e.mapErrType);
         h.str(e.hook).str(e.api).num(e.seq).u32(e.cpu);
       }

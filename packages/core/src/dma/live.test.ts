@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { SgList } from '../events.ts';
+import { Hasher } from '../util/hash.ts';
 import { Prng } from '../util/prng.ts';
 import { LiveMappings, type LiveMapping, type Span } from './live.ts';
 
@@ -14,6 +15,30 @@ function overlapsAny(spans: readonly Span[], start: bigint, size: number): boole
 }
 
 const ids = (ms: LiveMapping[]): number[] => ms.map((m) => m.id);
+
+/**
+ * LiveMappings.hashInto's definition written out on the mappings' bigint fields: the next id, the
+ * count, then each mapping by id — its fields, then its bus and its CPU spans (count, then start
+ * and length of each).
+ */
+function refHash(ms: LiveMapping[], nextId: number): string {
+  const h = new Hasher(true);
+  h.u32(nextId).u32(ms.length);
+  for (const m of [...ms].sort((a, b) => a.id - b.id)) {
+    h.u32(m.id).u32(m.dev).str(m.kind).big(m.addr).num(m.size).big(m.phys).u32(m.dir).str(m.path).bool(m.mmio).str(m.owner).u32(m.nents);
+    for (const spans of [m.bus, m.cpu]) {
+      h.u32(spans.length);
+      for (const x of spans) h.big(x.start).num(x.len);
+    }
+  }
+  return h.digest();
+}
+
+function hashOf(live: LiveMappings): string {
+  const h = new Hasher(true);
+  live.hashInto(h);
+  return h.digest();
+}
 
 describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
   // Spans and queries are compared on numbers while they are exact (below 2^53) and on bigints
@@ -28,8 +53,9 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
     // A small address window, so mappings overlap and share granules and handles.
     const addr = (): bigint => base + BigInt(rng.int(64) * 512 + rng.int(2) * 7);
     const size = (): number => [0, 1, 64, 1500, 4096, 9000, 70 * 4096, 300 * 4096][rng.int(8)]!;
-    const held: { dev: number; kind: 'single' | 'coherent' | 'sg'; addr: bigint; size: number; sg?: SgList }[] = [];
+    const held: { dev: number; kind: 'single' | 'coherent' | 'sg'; addr: bigint; size: number; sg?: SgList; m: LiveMapping }[] = [];
     let checks = 0;
+    let added = 0;
     for (let step = 0; step < 3000; step++) {
       const r = rng.int(10);
       if (r < 4 || held.length === 0) {
@@ -43,19 +69,23 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
             sg.dma.push({ addr: addr(), len });
           }
           const m = live.addSg(dev, `d${dev}`, sg, 2, 'direct')!;
-          held.push({ dev, kind: 'sg', addr: m.addr, size: m.size, sg });
+          held.push({ dev, kind: 'sg', addr: m.addr, size: m.size, sg, m });
         } else {
           const kind = rng.int(5) === 0 ? ('coherent' as const) : ('single' as const);
           const a = addr();
           const s = size();
-          live.addSingle(dev, `d${dev}`, kind, a, s, addr(), rng.int(3), 'direct', false);
-          held.push({ dev, kind, addr: a, size: s });
+          const m = live.addSingle(dev, `d${dev}`, kind, a, s, addr(), rng.int(3), 'direct', false);
+          if (rng.int(3) === 0) m.owner = 'cpu';
+          held.push({ dev, kind, addr: a, size: s, m });
         }
+        added++;
       } else if (r < 7) {
         const i = rng.int(held.length);
         const h = held[i]!;
-        held.splice(i, 1);
-        expect(live.remove(h.dev, h.kind, h.addr, h.size)).not.toBeNull();
+        const gone = live.remove(h.dev, h.kind, h.addr, h.size);
+        expect(gone).not.toBeNull();
+        // The one removed may be another mapping of the same handle, kind and size.
+        held.splice(held.findIndex((x) => x.m === gone), 1);
       } else {
         const all = live.all();
         for (let q = 0; q < 4; q++) {
@@ -68,6 +98,9 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
           expect(ids(live.overlappingCpu(a, s))).toEqual(ids(cpu));
           checks++;
         }
+        // The state hash folds the mappings as their bigint fields define it (LiveMappings.hashInto
+        // walks its id-ordered list and folds exact addresses as numbers).
+        expect(hashOf(live)).toBe(refHash(held.map((x) => x.m), added + 1));
       }
       expect(live.count).toBe(held.length);
     }

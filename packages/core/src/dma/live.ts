@@ -60,6 +60,9 @@ class Live implements LiveMapping {
   seen = 0;
   busNode = 0;
   cpuNode = 0;
+  /** The previous and next live mapping by id (LiveMappings keeps them in one list; not state). */
+  older: Live | null = null;
+  newer: Live | null = null;
   constructor(
     readonly id: number,
     readonly dev: number,
@@ -89,20 +92,45 @@ class Live implements LiveMapping {
     return this.cpuS ?? [{ start: this.phys, len: this.size }];
   }
 
-  /** Folds the bus then the CPU spans (count, then start and length of each) without making them. */
-  hashSpans(h: Hasher): void {
-    hashSpanList(h, this.busS, this.addr, this.size);
-    hashSpanList(h, this.cpuS, this.phys, this.size);
+  /**
+   * Folds the mapping as LiveMappings.hashInto defines it: its fields, then the bus then the CPU
+   * spans (count, then start and length of each), without making the spans. Addresses held as
+   * exact numbers (busR / cpuR) are folded with num(), the same words big() gives their bigints,
+   * and not read back through a BigInt.
+   */
+  hashInto(h: Hasher): void {
+    const br = this.busR;
+    const cr = this.cpuR;
+    h.u32(this.id).u32(this.dev).str(this.kind);
+    // busR[0] / cpuR[0] are the first bus / CPU span's start: addr and phys (see addSingle, addSg).
+    if (br !== null && br.length > 0) h.num(br[0]!);
+    else h.big(this.addr);
+    h.num(this.size);
+    if (cr !== null && cr.length > 0) h.num(cr[0]!);
+    else h.big(this.phys);
+    h.u32(this.dir).str(this.path).bool(this.mmio).str(this.owner).u32(this.nents);
+    hashSpanList(h, this.busS, br, this.addr, this.size);
+    hashSpanList(h, this.cpuS, cr, this.phys, this.size);
   }
 }
 
-/** The spans `list`, or the one span [start, start + len) when list is null, as LiveMappings.hashInto folds them. */
-function hashSpanList(h: Hasher, list: readonly Span[] | null, start: bigint, len: number): void {
+/**
+ * The spans `list`, or the one span [start, start + len) when list is null, as LiveMappings.hashInto
+ * folds them; `r` their numericRanges() or null (from it, [start, end) pairs: len = end - start).
+ */
+function hashSpanList(h: Hasher, list: readonly Span[] | null, r: readonly number[] | null, start: bigint, len: number): void {
   if (list === null) {
-    h.u32(1).big(start).num(len);
+    h.u32(1);
+    if (r !== null) h.num(r[0]!);
+    else h.big(start);
+    h.num(len);
     return;
   }
   h.u32(list.length);
+  if (r !== null) {
+    for (let i = 0; i < r.length; i += 2) h.num(r[i]!).num(r[i + 1]! - r[i]!);
+    return;
+  }
   for (const s of list) h.big(s.start).num(s.len);
 }
 
@@ -409,7 +437,7 @@ function overlaps(spans: readonly Span[], start: bigint, end: bigint): boolean {
  * Takes out of `list` the mapping of `kind` with this size, else the first of the kind; undefined
  * when none is of the kind (LiveMappings.remove's choice among mappings with one handle).
  */
-function takeFrom(list: LiveMapping[], kind: LiveKind, size: number): LiveMapping | undefined {
+function takeFrom<T extends LiveMapping>(list: T[], kind: LiveKind, size: number): T | undefined {
   let i = -1;
   for (let j = 0; j < list.length; j++) {
     const c = list[j]!;
@@ -435,6 +463,14 @@ export class LiveMappings {
    */
   private readonly perDev: ExactKeyMap<Live | Live[]>[] = [];
   private total = 0;
+  /**
+   * Every live mapping in one doubly linked list by id (each is added with the next id, so at the
+   * end): what hashInto and all() walk, where they used to gather every device's map into an array
+   * and sort it — at a 64-device state mark, with ~9 k mappings live, that was a third of the
+   * mappings' share of the mark (BENCHMARKS.md, thirteenth round). Not state.
+   */
+  private oldest: Live | null = null;
+  private newest: Live | null = null;
   /** Per device index: bus spans; and CPU spans of every device. */
   private readonly busIdx: SpanIndex[] = [];
   private readonly cpuIdx = new SpanIndex();
@@ -491,6 +527,10 @@ export class LiveMappings {
     else map.set(key, [had, e]);
     e.busNode = (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus), e.busR);
     e.cpuNode = this.cpuIdx.add(e, e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu), e.cpuR);
+    e.older = this.newest;
+    if (this.newest !== null) this.newest.newer = e;
+    else this.oldest = e;
+    this.newest = e;
     this.total++;
     return e;
   }
@@ -501,7 +541,7 @@ export class LiveMappings {
     const key = exactKey(addr);
     const had = map?.get(key);
     if (!map || had === undefined) return null;
-    let m: LiveMapping;
+    let m: Live;
     if (!Array.isArray(had)) {
       if (had.kind !== kind) return null;
       m = had;
@@ -514,6 +554,12 @@ export class LiveMappings {
     }
     this.busIdx[dev]!.remove(m, m.busNode);
     this.cpuIdx.remove(m, m.cpuNode);
+    const { older, newer } = m;
+    if (older !== null) older.newer = newer;
+    else this.oldest = newer;
+    if (newer !== null) newer.older = older;
+    else this.newest = older;
+    m.older = m.newer = null;
     this.total--;
     return m;
   }
@@ -573,21 +619,13 @@ export class LiveMappings {
 
   private allLive(): Live[] {
     const out: Live[] = [];
-    for (const map of this.perDev) {
-      map?.forEachValue((v) => {
-        if (Array.isArray(v)) out.push(...v);
-        else out.push(v);
-      });
-    }
-    return out.sort((a, b) => a.id - b.id);
+    for (let m = this.oldest; m !== null; m = m.newer) out.push(m);
+    return out;
   }
 
+  /** The next id, the count, then each live mapping by id (Live.hashInto). */
   hashInto(h: Hasher): void {
-    const all = this.allLive();
-    h.u32(this.nextId).u32(all.length);
-    for (const m of all) {
-      h.u32(m.id).u32(m.dev).str(m.kind).big(m.addr).num(m.size).big(m.phys).u32(m.dir).str(m.path).bool(m.mmio).str(m.owner).u32(m.nents);
-      m.hashSpans(h);
-    }
+    h.u32(this.nextId).u32(this.total);
+    for (let m = this.oldest; m !== null; m = m.newer) m.hashInto(h);
   }
 }

@@ -85,13 +85,9 @@ export class IoPgtable {
     return phys + (iova & (BigInt(this.granule) - 1n));
   }
 
+  /** The entry count, then each entry by pfn: pfn, phys, prot, owner (PfnTable.hashEntries). */
   hashInto(h: Hasher): void {
-    const keys = this.ptes.keys();
-    h.u32(keys.length);
-    for (const k of keys) {
-      h.num(k);
-      this.ptes.hashPhys(h, k);
-      h.u32(this.ptes.prot(k)).num(this.ptes.owner(k));
-    }
+    h.u32(this.ptes.size);
+    this.ptes.hashEntries(h, true);
   }
 }

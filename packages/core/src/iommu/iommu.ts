@@ -54,6 +54,8 @@ export class IommuMapping {
   }
 }
 
+const byIovaPfn = (a: IommuMapping, b: IommuMapping): number => a.iovaPfn - b.iovaPfn;
+
 /** struct iommu_iotlb_gather: the range an unmap collected, and whether it is left to the flush queue. */
 export interface IotlbGather {
   startPfn: number;
@@ -160,12 +162,11 @@ export class IommuDomain {
     this.pgtable.hashInto(h);
     this.iotlb.hashInto(h);
     if (this.fq) this.fq.hashInto(h);
-    const keys: number[] = [];
-    this.live.forEach((_m, pfn) => keys.push(pfn));
-    keys.sort((a, b) => a - b);
-    h.u32(keys.length);
-    for (const key of keys) {
-      const m = this.live.get(key)!;
+    // By IOVA pfn, the key each mapping is kept under (its iovaPfn: keys are unique).
+    const all = this.live.values().sort(byIovaPfn);
+    h.u32(all.length);
+    for (let i = 0; i < all.length; i++) {
+      const m = all[i]!;
       h.num(m.iovaPfn).num(m.pages).str(m.dev);
       m.hashRanges(h);
     }

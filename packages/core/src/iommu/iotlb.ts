@@ -31,13 +31,9 @@ export class Iotlb {
     this.flushes++;
   }
 
+  /** The entry count and the flush count, then each entry by pfn: pfn, phys, prot (PfnTable.hashEntries). */
   hashInto(h: Hasher): void {
-    const keys = this.entries.keys();
-    h.u32(keys.length).u32(this.flushes);
-    for (const k of keys) {
-      h.num(k);
-      this.entries.hashPhys(h, k);
-      h.u32(this.entries.prot(k));
-    }
+    h.u32(this.entries.size).u32(this.flushes);
+    this.entries.hashEntries(h, false);
   }
 }

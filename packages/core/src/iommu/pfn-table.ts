@@ -177,10 +177,27 @@ export class PfnTable {
     return out;
   }
 
-  /** Folds the entry at `pfn` (present) as Hasher.big(phys): the same words for an exact address as for its bigint. */
-  hashPhys(h: Hasher, pfn: number): void {
-    const p = this.physN(pfn);
-    if (p === INEXACT) h.big(this.bigPhys.get(pfn)!);
-    else h.num(p);
+  /**
+   * Folds every entry by pfn, ascending: the pfn (num), the physical address (Hasher.big; num()
+   * gives the same words for an exact one), the protection bits (u32), then, with `owners`, the
+   * owner (num). The state hash's walk of the IO page table and the IOTLB, without an array of
+   * pfns and three lookups of each entry.
+   */
+  hashEntries(h: Hasher, owners: boolean): void {
+    const order = [...this.leaves.keys()].sort((a, b) => a - b);
+    for (const li of order) {
+      const l = this.leaves.get(li)!;
+      const base = li * LEAF;
+      const phys = l.phys;
+      for (let i = 0; i < LEAF; i++) {
+        const p = phys[i]!;
+        if (p === ABSENT) continue;
+        h.num(base + i);
+        if (p === INEXACT) h.big(this.bigPhys.get(base + i)!);
+        else h.num(p);
+        h.u32(l.prot[i]!);
+        if (owners) h.num(l.owner[i]!);
+      }
+    }
   }
 }

@@ -37,6 +37,21 @@ export function low32(x: bigint): number {
   return HALVES[0]!;
 }
 
+/**
+ * x mod 2^64's low and high 32 bits (low32(x), high32(x)) in a shared array, [low, high], valid
+ * until the next call: one store for both halves where low32 and high32 each make one.
+ */
+export function halves64(x: bigint): Uint32Array {
+  if (!LITTLE_ENDIAN) {
+    PAIR[0] = low32(x);
+    PAIR[1] = high32(x);
+    return PAIR;
+  }
+  U64[0] = x;
+  return HALVES;
+}
+const PAIR = new Uint32Array(2);
+
 /** The high 32 bits of x mod 2^64 (BigInt.asUintN(64, x) >> 32n), as a number. */
 export function high32(x: bigint): number {
   if (!LITTLE_ENDIAN) return Number(BigInt.asUintN(64, x) >> 32n);

@@ -160,3 +160,24 @@ describe('Hasher.big', () => {
     }
   });
 });
+
+describe('Hasher.num', () => {
+  // A 32-bit integer takes a shorter path than other safe integers: both must feed the low then
+  // the high 32 bits of x as a two's-complement u64, in byte and in word mode.
+  it('feeds the low and high 32 bits of a safe integer, on both sides of ±2^31 and 2^32, for -0 and negatives', () => {
+    const xs = [0, -0, 1, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 7, -(2 ** 32), 2 ** 53 - 1, -(2 ** 53 - 1)];
+    const rng = new Prng(17n);
+    for (let i = 0; i < 2000; i++) {
+      const mag = [2 ** 8, 2 ** 31, 2 ** 40, 2 ** 53 - 1][rng.int(4)]!;
+      const x = Math.floor(rng.next() * mag);
+      xs.push(rng.int(2) === 0 ? x : -x);
+    }
+    for (const words of [false, true]) {
+      for (const x of xs) {
+        const v = BigInt.asUintN(64, BigInt(x));
+        const want = new Hasher(words).u32(Number(v & 0xffffffffn)).u32(Number(v >> 32n)).digest();
+        if (new Hasher(words).num(x).digest() !== want) expect.unreachable(`num(${x}), words ${words}`);
+      }
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // final avalanche). Subsystems feed their state into it in a canonical order, never in JS object
 // iteration order, so two machines that applied the same events give the same digest.
 
-import { high32, LITTLE_ENDIAN, low32 } from './exact.ts';
+import { halves64, LITTLE_ENDIAN } from './exact.ts';
 
 export { LITTLE_ENDIAN };
 
@@ -127,7 +127,12 @@ export class Hasher {
 
   /** Any safe integer or float (floats hashed by their decimal form). */
   num(x: number): this {
-    if (Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER) {
+    if ((x | 0) === x) {
+      // A 32-bit integer (most of what a state mark folds): the same two words as below, whose
+      // high one is then 0 or -1, without the checks and the division.
+      this.u32(x);
+      this.u32(x < 0 ? -1 : 0);
+    } else if (Number.isInteger(x) && Math.abs(x) <= Number.MAX_SAFE_INTEGER) {
       this.u32(x | 0);
       this.u32(Math.floor(x / 2 ** 32) | 0);
     } else {
@@ -138,8 +143,11 @@ export class Hasher {
 
   /** The low then the high 32 bits of x as a u64 (num()'s words for 0..2^53-1, which take no BigInt steps). */
   big(x: bigint): this {
-    this.u32(low32(x));
-    this.u32(high32(x));
+    const w = halves64(x);
+    const lo = w[0]!;
+    const hi = w[1]!;
+    this.u32(lo);
+    this.u32(hi);
     return this;
   }
 
