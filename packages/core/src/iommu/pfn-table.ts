@@ -5,6 +5,7 @@
 // kernel choice, and every query answers as a Map<pfn, {phys, prot, owner}> would.
 
 import type { Hasher } from '../util/hash.ts';
+import { NumMap } from '../util/num-map.ts';
 
 const LEAF_SHIFT = 9;
 const LEAF = 1 << LEAF_SHIFT;
@@ -23,7 +24,8 @@ class Leaf {
 }
 
 export class PfnTable {
-  private readonly leaves = new Map<number, Leaf>();
+  /** Leaf index → leaf: a NumMap, which allocates nothing as leaves come and go (util/num-map.ts). */
+  private readonly leaves = new NumMap<Leaf>(16);
   /** Physical addresses at or above 2^53, by pfn (their phys slot holds INEXACT). */
   private readonly bigPhys = new Map<number, bigint>();
   private readonly spare: Leaf[] = [];
@@ -122,7 +124,7 @@ export class PfnTable {
     const first = Math.floor(pfn / LEAF);
     const last = Math.floor((end - 1) / LEAF);
     if (last - first + 1 > this.leaves.size) {
-      for (const li of [...this.leaves.keys()]) if (li >= first && li <= last) this.clearLeafRange(li, pfn, end);
+      for (const li of this.leaves.sortedKeys()) if (li >= first && li <= last) this.clearLeafRange(li, pfn, end);
     } else {
       for (let li = first; li <= last; li++) this.clearLeafRange(li, pfn, end);
     }
@@ -170,7 +172,7 @@ export class PfnTable {
   /** Every pfn with an entry, ascending. */
   keys(): number[] {
     const out: number[] = [];
-    for (const li of [...this.leaves.keys()].sort((a, b) => a - b)) {
+    for (const li of this.leaves.sortedKeys()) {
       const l = this.leaves.get(li)!;
       for (let i = 0; i < LEAF; i++) if (l.phys[i] !== ABSENT) out.push(li * LEAF + i);
     }
@@ -184,7 +186,7 @@ export class PfnTable {
    * pfns and three lookups of each entry.
    */
   hashEntries(h: Hasher, owners: boolean): void {
-    const order = [...this.leaves.keys()].sort((a, b) => a - b);
+    const order = this.leaves.sortedKeys();
     for (const li of order) {
       const l = this.leaves.get(li)!;
       const base = li * LEAF;

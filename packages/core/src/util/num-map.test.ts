@@ -11,6 +11,7 @@ function check(m: NumMap<number>, ref: Map<number, number>, keys: ReadonlySet<nu
   const seen = new Map<number, number>();
   m.forEach((v, k) => seen.set(k, v));
   expect(new Map([...seen].sort((a, b) => a[0] - b[0]))).toEqual(new Map([...ref].sort((a, b) => a[0] - b[0])));
+  expect(m.sortedKeys()).toEqual([...ref.keys()].sort((a, b) => a - b));
 }
 
 describe('NumMap', () => {
@@ -32,7 +33,10 @@ describe('NumMap', () => {
         // Phases of growth, churn and shrinking, so deletes run inside full probe runs and empty the table.
         const phase = Math.floor(step / 500) % 3;
         const del = r.int(10) < (phase === 0 ? 2 : phase === 1 ? 5 : 8);
-        if (del) expect(m.delete(k)).toBe(ref.delete(k));
+        if (r.int(1000) === 0) {
+          m.clear();
+          ref.clear();
+        } else if (del) expect(m.delete(k)).toBe(ref.delete(k));
         else {
           m.set(k, step);
           ref.set(k, step);

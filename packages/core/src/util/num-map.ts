@@ -1,6 +1,7 @@
 // A hash map from non-negative safe integers to values, for the model's maps that gain and lose an
 // entry at every map and unmap (dma-debug's per-device bucket lists and active cachelines, the live
-// mappings' granule lists and handles, each IOMMU domain's live mappings).
+// mappings' granule lists and handles, each IOMMU domain's live mappings, the leaves of the IO
+// page tables and IOTLBs).
 //
 // A JavaScript Map (V8's ordered hash table) leaves a hole at every delete and, once holes and
 // entries fill its capacity, copies itself into a new table: a map of N entries under steady churn
@@ -113,6 +114,23 @@ export class NumMap<V> {
     const keys = this.keys;
     const vals = this.vals;
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) f(vals[i]!, keys[i]!);
+  }
+
+  /** Removes every entry (the table keeps its size). */
+  clear(): void {
+    if (this.count === 0) return;
+    this.keys.fill(EMPTY);
+    this.vals.fill(undefined);
+    this.count = 0;
+  }
+
+  /** The keys in ascending order (a new array: for cold paths). */
+  sortedKeys(): number[] {
+    const out = new Float64Array(this.count);
+    let n = 0;
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) out[n++] = keys[i]!;
+    return Array.from(out.sort());
   }
 
   /** The values, in forEach's order (a new array: for cold paths). */
