@@ -84,8 +84,14 @@ export class Memory {
   private readonly mmio: (Range & { name: string })[];
   /** Page number → 4 KiB of contents. Chunk numbers stay below 2^52, so they are exact numbers. */
   private readonly chunks = new Map<number, Chunk>();
-  /** The chunk numbers in ascending order and their chunks; null after a chunk was created (chunks are never removed). */
-  private sorted: { keys: number[]; chunks: Chunk[] } | null = null;
+  /** The chunk numbers in ascending order and their chunks, without the chunks created since (chunks are never removed). */
+  private readonly sorted: { keys: number[]; chunks: Chunk[] } = { keys: [], chunks: [] };
+  /**
+   * Chunks created since `sorted` was last brought up to date: inOrder() sorts these alone and
+   * merges them in. Re-sorting every chunk number at each state mark was ~0.6 % of a 64-device
+   * replay, whose devices touch new memory between marks (BENCHMARKS.md, thirteenth round).
+   */
+  private fresh: number[] = [];
   /** Allocated and reserved blocks, sorted by base. */
   private readonly blocks: Block[] = [];
 
@@ -337,17 +343,35 @@ export class Memory {
   private newChunk(key: number): Chunk {
     const c = new Chunk();
     this.chunks.set(key, c);
-    this.sorted = null;
+    this.fresh.push(key);
     return c;
   }
 
   private inOrder(): { keys: number[]; chunks: Chunk[] } {
-    if (!this.sorted) {
-      const keys = [...this.chunks.keys()].sort((a, b) => a - b);
-      this.sorted = { keys, chunks: keys.map((k) => this.chunks.get(k)!) };
+    const fresh = this.fresh;
+    if (fresh.length === 0) return this.sorted;
+    const add = Float64Array.from(fresh).sort(); // numeric order (chunk numbers are distinct)
+    this.fresh = [];
+    const { keys: old, chunks: oldChunks } = this.sorted;
+    const keys = new Array<number>(old.length + add.length);
+    const chunks = new Array<Chunk>(keys.length);
+    let i = 0;
+    let j = 0;
+    for (let n = 0; n < keys.length; n++) {
+      if (j >= add.length || (i < old.length && old[i]! < add[j]!)) {
+        keys[n] = old[i]!;
+        chunks[n] = oldChunks[i++]!;
+      } else {
+        const k = add[j++]!;
+        keys[n] = k;
+        chunks[n] = this.chunks.get(k)!;
+      }
     }
+    this.sorted.keys = keys;
+    this.sorted.chunks = chunks;
     return this.sorted;
   }
+
 
   // ---- regions ----
 
