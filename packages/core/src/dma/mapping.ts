@@ -241,7 +241,17 @@ function setAddr(k: Kernel, addr: bigint): void {
  */
 export function applyEvent(k: Kernel, ev: Event): void {
   checkArgs(ev as { size?: number; dir?: number; attrs?: number });
+  // The accesses first: they are ~55 % of the bench's direct-only events, and the switch tests its
+  // cases in order (dev-write was the 22nd test: ~1.5 % of a direct-only replay was this line).
   switch (ev.op) {
+    case 'dev-write':
+      return dev_access(k, k.device(ev.dev), ev.addr, ev.size, true, ev.data, ev.fill);
+    case 'cpu-read':
+      return cpu_access(k, ev.phys, ev.size, false, undefined, undefined);
+    case 'dev-read':
+      return dev_access(k, k.device(ev.dev), ev.addr, ev.size, false, undefined, undefined);
+    case 'cpu-write':
+      return cpu_access(k, ev.phys, ev.size, true, ev.data, ev.fill);
     case 'map-single':
       return setAddr(k, dma_map_single_attrs(k, k.device(ev.dev), ev.phys, ev.size, ev.dir, ev.attrs));
     case 'map-page':
@@ -313,14 +323,6 @@ export function applyEvent(k: Kernel, ev: Event): void {
       return;
     case 'unbind':
       return debug_dma_unbind(k, k.device(ev.dev));
-    case 'dev-read':
-      return dev_access(k, k.device(ev.dev), ev.addr, ev.size, false, undefined, undefined);
-    case 'dev-write':
-      return dev_access(k, k.device(ev.dev), ev.addr, ev.size, true, ev.data, ev.fill);
-    case 'cpu-read':
-      return cpu_access(k, ev.phys, ev.size, false, undefined, undefined);
-    case 'cpu-write':
-      return cpu_access(k, ev.phys, ev.size, true, ev.data, ev.fill);
     case 'advance-time':
       if (!Number.isSafeInteger(ev.byNs) || ev.byNs < 0) throw new ModelInputError(`advance-time by ${ev.byNs} ns is not a duration`);
       k.clock.advanceBy(ev.byNs);
