@@ -9,7 +9,7 @@ import { MIX_NAMES, type MixName } from './mixes.ts';
 import { runPipeline } from './pipeline-figures.ts';
 import { timeReplay } from './replay-figures.ts';
 import { targets, type PipelineRow, type Results } from './report.ts';
-import { now, rate, ratio, summarize } from './stats.ts';
+import { interleaved, now, rate, ratio, summarize } from './stats.ts';
 
 export const FIGURES = ['replay', 'pipeline', 'memory', 'seek'] as const;
 export type Figure = (typeof FIGURES)[number];
@@ -93,68 +93,55 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
 
   if (want.has('pipeline')) {
     for (const mix of plan.pipelineMixes) {
-      // The device counts of a mix take turns run by run (2, 8, 64, 2, 8, 64, ...), each pipeline
-      // run followed by its transport run, so that "64 / 2 devices" compares runs taken in the same
-      // stretch of the machine's speed: run one count after the other, the 2-device runs came a
-      // minute or two before the 64-device ones, and the ratio followed the VM's drift in between
-      // (BENCHMARKS.md, thirteenth round).
-      const counts = plan.pipelineDevices.map((devices) => ({
-        devices,
-        events: Math.max(plan.pipelineEvents, devices * plan.pipelineMinPerDevice),
-        threads: 0,
-        applied: 0,
-        ownReplay: 0,
-        pipeline: [] as number[],
-        transport: [] as number[],
-        wall: [] as number[],
-        windows: [] as number[],
-        fromGo: [] as number[],
-      }));
-      log(`pipeline ${mix} × ${counts.map((c) => `${c.devices} (${c.events} events)`).join(', ')} devices: ${plan.pipelineRuns} runs each, the counts in turn, each with the transport ceiling`);
-      for (let run = 0; run < plan.pipelineRuns; run++) {
-        for (const c of counts) {
-          const first = run === 0;
-          const logFile = join(dir, `pipe-${mix}-${c.devices}.dlog`);
-          const r = await runPipeline({ mix, devices: c.devices, events: c.events, seed: plan.seed, out: logFile, keepLog: first });
-          c.threads = r.threads;
-          c.applied = r.events;
-          c.pipeline.push(r.eps);
-          c.wall.push(r.wallEps);
-          c.windows.push(r.window.last - r.window.first);
-          c.fromGo.push(r.goEps);
-          if (first) {
-            // The very same events through replay, timed over the same stretch (the run's steady window).
-            const rr = timeReplay(logFile, r.window);
-            c.ownReplay = rate(rr.events, rr.ms);
-            rmSync(logFile, { force: true });
-          }
-          c.transport.push((await runPipeline({ mix, devices: c.devices, events: c.events, seed: plan.seed, noModel: true })).eps);
-          log(`  run ${run + 1}, ${c.devices} devices: pipeline ${Math.round(r.eps)} ev/s over a ${r.window.last - r.window.first}-event window, transport ${Math.round(c.transport.at(-1)!)} ev/s`);
-        }
-      }
       let two: PipelineRow | null = null;
-      for (const c of counts) {
-        const pipeline = summarize(c.pipeline);
-        const transport = summarize(c.transport);
+      for (const devices of plan.pipelineDevices) {
+        const events = Math.max(plan.pipelineEvents, devices * plan.pipelineMinPerDevice);
+        log(`pipeline ${mix} × ${devices} devices (${events} events, ${plan.pipelineRuns} runs, with the transport ceiling)`);
+        let threads = 0;
+        let applied = 0;
+        let ownReplay = 0;
+        const wall: number[] = [];
+        const windows: number[] = [];
+        const fromGo: number[] = [];
+        const logFile = join(dir, `pipe-${mix}-${devices}.dlog`);
+        const s = await interleaved(plan.pipelineRuns, {
+          pipeline: async () => {
+            const first = wall.length === 0;
+            const r = await runPipeline({ mix, devices, events, seed: plan.seed, out: logFile, keepLog: first });
+            threads = r.threads;
+            applied = r.events;
+            wall.push(r.wallEps);
+            windows.push(r.window.last - r.window.first);
+            fromGo.push(r.goEps);
+            if (first) {
+              // The very same events through replay, timed over the same stretch (the run's steady window).
+              const rr = timeReplay(logFile, r.window);
+              ownReplay = rate(rr.events, rr.ms);
+              rmSync(logFile, { force: true });
+            }
+            return r.eps;
+          },
+          transport: async () => (await runPipeline({ mix, devices, events, seed: plan.seed, noModel: true })).eps,
+        });
         const rep = replayEps.get(mix) ?? 0;
         const row: PipelineRow = {
-          mix, devices: c.devices, threads: c.threads, events: c.applied, pipeline, pipelineWall: summarize(c.wall), window: summarize(c.windows), pipelineFromGo: summarize(c.fromGo), transport,
-          ratioToReplay: rep ? pipeline.median / rep : 0,
-          ownReplay: c.ownReplay,
-          ratioToOwnReplay: c.ownReplay ? pipeline.median / c.ownReplay : 0,
-          ratioToTransport: ratio(pipeline, transport),
+          mix, devices, threads, events: applied, pipeline: s.pipeline, pipelineWall: summarize(wall), window: summarize(windows), pipelineFromGo: summarize(fromGo), transport: s.transport,
+          ratioToReplay: rep ? s.pipeline.median / rep : 0,
+          ownReplay,
+          ratioToOwnReplay: ownReplay ? s.pipeline.median / ownReplay : 0,
+          ratioToTransport: ratio(s.pipeline, s.transport),
           ratioTo2: null,
           ratioTo2Normalized: null,
           ratioTo2FromGo: null,
         };
-        if (c.devices === 2) two = row;
+        if (devices === 2) two = row;
         else if (two) {
           row.ratioTo2 = row.pipeline.median / two.pipeline.median;
           row.ratioTo2Normalized = two.ratioToOwnReplay ? row.ratioToOwnReplay / two.ratioToOwnReplay : null;
           row.ratioTo2FromGo = row.pipelineFromGo.median / two.pipelineFromGo.median;
         }
         res.pipeline.push(row);
-        log(`  ${mix} × ${c.devices}: pipeline ${Math.round(row.pipeline.median)} ev/s (${row.ratioToReplay.toFixed(2)} of replay (1), ${row.ratioToOwnReplay.toFixed(2)} of its own log's replay), transport ${Math.round(row.transport.median)} ev/s`);
+        log(`  pipeline ${Math.round(row.pipeline.median)} ev/s (${row.ratioToReplay.toFixed(2)} of replay (1), ${row.ratioToOwnReplay.toFixed(2)} of its own log's replay), transport ${Math.round(row.transport.median)} ev/s`);
       }
     }
   }
