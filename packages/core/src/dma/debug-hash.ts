@@ -275,13 +275,7 @@ export class ActiveCachelines {
       for (const cln of lines) h.big(cln).u32(this.tree.get(exactKey(cln))!);
       return;
     }
-    const keys = new Float64Array(this.tree.size);
-    let i = 0;
-    this.tree.forEach((_v, k) => {
-      keys[i++] = k as number;
-    });
-    keys.sort();
-    for (const k of keys) h.num(k).u32(this.tree.get(k)!);
+    for (const k of this.tree.sortedNumKeys()) h.num(k).u32(this.tree.get(k)!);
   }
 }
 

@@ -11,7 +11,7 @@ function check(m: NumMap<number>, ref: Map<number, number>, keys: ReadonlySet<nu
   const seen = new Map<number, number>();
   m.forEach((v, k) => seen.set(k, v));
   expect(new Map([...seen].sort((a, b) => a[0] - b[0]))).toEqual(new Map([...ref].sort((a, b) => a[0] - b[0])));
-  expect(m.sortedKeys()).toEqual([...ref.keys()].sort((a, b) => a - b));
+  expect([...m.sortedKeys()]).toEqual([...ref.keys()].sort((a, b) => a - b));
 }
 
 describe('NumMap', () => {

@@ -124,13 +124,13 @@ export class NumMap<V> {
     this.count = 0;
   }
 
-  /** The keys in ascending order (a new array: for cold paths). */
-  sortedKeys(): number[] {
+  /** The keys in ascending order (a new array, sorted natively: for state marks and cold paths). */
+  sortedKeys(): Float64Array {
     const out = new Float64Array(this.count);
     let n = 0;
     const keys = this.keys;
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) out[n++] = keys[i]!;
-    return Array.from(out.sort());
+    return out.sort();
   }
 
   /** The values, in forEach's order (a new array: for cold paths). */
@@ -192,6 +192,11 @@ export class ExactKeyMap<V> {
   forEach(f: (v: V, k: number | bigint) => void): void {
     this.nums.forEach(f);
     for (const [k, v] of this.bigs) f(v, k);
+  }
+
+  /** The number keys in ascending order (NumMap.sortedKeys; the bigint keys are left out). */
+  sortedNumKeys(): Float64Array {
+    return this.nums.sortedKeys();
   }
 
   /** How many keys are bigints (not exact as numbers). */
