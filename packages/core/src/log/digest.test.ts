@@ -137,6 +137,20 @@ describe('outcome digest', () => {
       expect(a.hex(), String(x)).toBe(b.hex());
     }
   });
+
+  it('Lanes.num folds the low then the high 32 bits of a safe integer as a two\'s-complement u64, on both sides of ±2^31 and 2^32', () => {
+    const xs = [0, -0, 1, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), 2 ** 53 - 1, -(2 ** 53 - 1)];
+    for (let i = 0; i < 500; i++) xs.push(Math.floor(Math.sin(i + 1) * 2 ** [8, 31, 40, 52][i % 4]!));
+    for (const x of xs) {
+      const a = new Lanes();
+      a.num(x);
+      const b = new Lanes();
+      const v = BigInt.asUintN(64, BigInt(x));
+      b.w(Number(v & 0xffffffffn));
+      b.w(Number(v >> 32n));
+      expect(a.hex(), String(x)).toBe(b.hex());
+    }
+  });
 });
 
 describe('version 3: trace records kept as fields', () => {

@@ -6,7 +6,7 @@ import type { Outcome, Path } from '../events.ts';
 import { Hasher, LITTLE_ENDIAN, premix, wordAt } from '../util/hash.ts';
 import { LOG_FORMAT_VERSION } from './format.ts';
 import { Trace } from '../dma/trace.ts';
-import { high32, low32, type U64 } from '../util/exact.ts';
+import { halves64, type U64 } from '../util/exact.ts';
 
 export interface OutcomeDigest {
   result: bigint;
@@ -163,7 +163,12 @@ export class Lanes {
   }
 
   num(x: number): void {
-    if (Number.isSafeInteger(x)) {
+    if ((x | 0) === x) {
+      // A 32-bit integer (sizes, times and most addresses' halves): the same two words as below
+      // (w() folds a word by its 32 bits, signed or not), without the checks and the division.
+      this.w(x);
+      this.w(x < 0 ? -1 : 0);
+    } else if (Number.isSafeInteger(x)) {
       this.w(x >>> 0);
       this.w(Math.floor(x / 2 ** 32) >>> 0);
     } else this.s(String(x));
@@ -171,8 +176,11 @@ export class Lanes {
 
   /** The low then the high 32 bits of x as a u64 (the same words as num() for 0..2^53-1), read from a u64 slot (util/exact.ts) without a BigInt step. */
   big(x: bigint): void {
-    this.w(low32(x));
-    this.w(high32(x));
+    const h = halves64(x);
+    const lo = h[0]!;
+    const hi = h[1]!;
+    this.w(lo);
+    this.w(hi);
   }
 
   /** A U64 (util/exact.ts) as big() folds its bigint: num() gives the same words for an exact number. */
