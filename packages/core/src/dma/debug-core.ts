@@ -78,9 +78,7 @@ export class DmaDebug {
   }
 
   deviceEntryCount(dev: Device): number {
-    let n = 0;
-    for (const { entry } of this.hash.walk()) if (entry.dev === dev) n++;
-    return n;
+    return this.hash.deviceCount(dev);
   }
 
   /** dev_driver_string(): the driver's name while bound, the bus name after unbind. */
@@ -109,9 +107,8 @@ export class DmaDebug {
     for (const name of unbound) h.str(name);
     h.u32(this.hash.size);
     for (let idx = 0; idx < HASH_SIZE; idx++) {
-      const list = this.hash.bucket(idx); // the walk() order, without a generator step per entry
-      for (let j = 0; j < list.length; j++) {
-        const e = list[j]!;
+      // The walk() order, without a generator step per entry.
+      for (let e = this.hash.bucketFirst(idx); e !== null; e = e.bNext!) {
         h.u32(idx).str(e.dev.name).str(e.type).big(e.paddr);
         if (e.devAddrN >= 0) h.num(e.devAddrN); // big(devAddr)'s words, without reading the bigint
         else h.big(e.devAddr);
@@ -283,14 +280,15 @@ export class DmaDebug {
 
   /** device_dma_allocations(): count, and the last entry met walking buckets 0..16383. */
   device_dma_allocations(dev: Device): { count: number; entry: DebugEntry | undefined } {
-    let count = 0;
-    let last: DebugEntry | undefined;
-    for (let idx = 0; idx < HASH_SIZE; idx++) {
-      const list = this.hash.deviceBucket(dev, idx);
-      count += list.length;
-      if (list.length) last = list[list.length - 1];
+    // The same count and entry without walking all 16384 buckets: the table counts each device's
+    // entries, and the last one met is the last of the highest bucket that holds any.
+    const count = this.hash.deviceCount(dev);
+    if (count === 0) return { count, entry: undefined };
+    for (let idx = HASH_SIZE - 1; idx >= 0; idx--) {
+      const first = this.hash.deviceFirst(dev, idx);
+      if (first !== null) return { count, entry: first.dPrev! };
     }
-    return { count, entry: last };
+    throw new Error(`dma-debug: ${dev.name} counts ${count} entries in no bucket`);
   }
 
   /** The bus notifier sees BUS_NOTIFY_UNBOUND_DRIVER after dev->driver was cleared. */
@@ -300,9 +298,7 @@ export class DmaDebug {
 
   /** debug_dma_mapping_error(): the first exact match still "not checked" becomes checked. */
   mark_checked(dev: Device, addr: bigint): void {
-    const list = this.hash.deviceBucket(dev, hash_fn(addr));
-    for (let i = 0; i < list.length; i++) {
-      const entry = list[i]!;
+    for (let entry = this.hash.deviceFirst(dev, hash_fn(addr)); entry !== null; entry = entry.dNext!) {
       if (entry.dev !== dev || entry.devAddr !== addr) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) {
         entry.mapErrType = MAP_ERR_CHECKED;

@@ -58,6 +58,59 @@ describe('DebugHash number keys', () => {
   });
 });
 
+// hash_bucket_add appends (list_add_tail) and hash_bucket_del unlinks: every bucket keeps its
+// entries in the order they were added, and so does each device's part of a bucket, whatever was
+// removed in between. DebugHash links them through the entries; checked against plain arrays.
+describe('DebugHash lists (hash_bucket_add / hash_bucket_del)', () => {
+  test('buckets and their device parts keep insertion order under random adds and removes', () => {
+    const rng = new Prng(17n);
+    const t = new DebugHash();
+    const ref = new Map<number, DebugEntry[]>(); // bucket → entries in order
+    const live: DebugEntry[] = [];
+    // Three buckets' worth of addresses, so that lists grow long and devices share buckets.
+    const addr = (): bigint => 0x4001_0000n + BigInt(rng.int(3)) * 0x2000n + BigInt(rng.int(0x2000));
+    const check = (): void => {
+      const first = hash_fn(0x4001_0000n);
+      for (let idx = first - 1; idx <= first + 3; idx++) {
+        const want = ref.get(idx) ?? [];
+        expect(t.bucket(idx)).toEqual(want);
+        for (const dev of devs) {
+          const mine = want.filter((e) => e.dev === dev);
+          const got: DebugEntry[] = [];
+          const first = t.deviceFirst(dev, idx);
+          for (let e = first; e !== null; e = e.dNext!) got.push(e);
+          expect(got).toEqual(mine);
+          if (first) expect(first.dPrev).toBe(mine[mine.length - 1]); // the last, for device_dma_allocations
+        }
+      }
+      for (const dev of devs) expect(t.deviceCount(dev)).toBe(live.filter((e) => e.dev === dev).length);
+      expect(t.size).toBe(live.length);
+    };
+    for (let i = 0; i < 3000; i++) {
+      if (live.length > 0 && rng.int(5) < 2) {
+        const e = live.splice(rng.int(live.length), 1)[0]!;
+        t.del(e);
+        const list = ref.get(hash_fn(e.devAddr))!;
+        list.splice(list.indexOf(e), 1);
+        expect(e.dPrev).toBeNull();
+      } else {
+        const devAddr = addr();
+        const e: DebugEntry = {
+          dev: devs[rng.int(3)]!, type: 'single', paddr: 0n, devAddr, size: 64, direction: 0, sgCallEnts: 0, sgMappedEnts: 0,
+          mapErrType: 0, hook: 'h', api: 'a', seq: i, cpu: 0, devAddrN: exactRange(devAddr, 64),
+        };
+        t.add(e);
+        live.push(e);
+        const idx = hash_fn(devAddr);
+        ref.set(idx, [...(ref.get(idx) ?? []), e]);
+      }
+      if (i % 97 === 0) check();
+    }
+    check();
+    expect(() => t.del({ ...live[0]!, bPrev: null, bNext: null, dPrev: null, dNext: null })).toThrow(/not in bucket/);
+  });
+});
+
 describe('hash_fn (kernel/dma/debug.c)', () => {
   test('is (dev_addr >> HASH_FN_SHIFT) & HASH_FN_MASK over the whole u64 range', () => {
     const rng = new Prng(13n);

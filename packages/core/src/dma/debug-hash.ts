@@ -5,7 +5,6 @@ import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey, exactNum, exactRange, low32 } from '../util/exact.ts';
 import { ExactKeyMap, NumMap } from '../util/num-map.ts';
-import { removeAt } from '../util/array.ts';
 
 export const HASH_SIZE = 16384;
 /** L1_CACHE_SHIFT of the x86-like default platform (64-byte lines): dma-debug's cacheline size. */
@@ -48,6 +47,15 @@ export interface DebugEntry extends MapSite {
    * numbers (util/exact.ts), else -1 — lookups compare these instead of bigints.
    */
   devAddrN: number;
+  /**
+   * Not state: DebugHash's links — the previous and next entry in the bucket's list, and in the
+   * device's part of it (dPrev of a device's first entry is its last; all null while the entry is
+   * in no table). newEntry() makes every entry with them, so all entries share one shape.
+   */
+  bPrev?: DebugEntry | null;
+  bNext?: DebugEntry | null;
+  dPrev?: DebugEntry | null;
+  dNext?: DebugEntry | null;
 }
 
 /** The on-stack reference entry a check looks up with. */
@@ -82,24 +90,29 @@ function containing_match(a: DebugRef, aN: number, b: DebugEntry): boolean {
   return b.devAddr <= a.devAddr && u64(b.devAddr + BigInt(b.size)) >= u64(a.devAddr + BigInt(a.size));
 }
 
-const EMPTY: readonly DebugEntry[] = Object.freeze([]);
-/** The one-entry list DebugHash.listOf() hands out for a key with a single entry (reused). */
-const ONE: DebugEntry[] = [];
-
 /** The hash table: bucket index → list in insertion order (list_add_tail). */
 export class DebugHash {
-  /** HASH_SIZE lists (undefined while a bucket has never held an entry). */
-  private readonly buckets: (DebugEntry[] | undefined)[] = new Array<DebugEntry[] | undefined>(HASH_SIZE).fill(undefined);
   /**
-   * The same lists split by device (key: bucket + HASH_SIZE × device index), in the same order. A
-   * speed structure only: every lookup matches on the device first, so searching a device's part
-   * of a bucket finds exactly what searching the whole bucket finds — but devices whose IOMMU
-   * domains hand out the same IOVAs (one strict domain each) share every bucket, and a whole
-   * bucket then holds dozens of other devices' entries. One entry is kept without an array (almost
-   * every key: an array per map was one more object per live mapping; BENCHMARKS.md, eleventh round).
-   * A NumMap, which unlike a Map does not copy itself under churn (util/num-map.ts).
+   * Per bucket: the first and last entry of its list, which runs through the entries' bPrev /
+   * bNext. A list per bucket kept in an array cost a search of the bucket (indexOf) and a shift of
+   * what follows at every removal; where devices' IOMMU domains hand out the same IOVAs, a bucket
+   * holds dozens of entries (BENCHMARKS.md, fourteenth round). Linked through the entries, a
+   * removal is a constant number of stores and an add allocates nothing.
    */
-  private readonly byDev = new NumMap<DebugEntry | DebugEntry[]>(1024);
+  private readonly head: (DebugEntry | null)[] = new Array<DebugEntry | null>(HASH_SIZE).fill(null);
+  private readonly tail: (DebugEntry | null)[] = new Array<DebugEntry | null>(HASH_SIZE).fill(null);
+  /**
+   * The same lists split by device (key: bucket + HASH_SIZE × device index), in the same order,
+   * through dPrev / dNext: the key's first entry (the last is first.dPrev). A speed structure
+   * only: every lookup matches on the device first, so searching a device's part of a bucket
+   * finds exactly what searching the whole bucket finds — but devices whose IOMMU domains hand out
+   * the same IOVAs (one strict domain each) share every bucket, and a whole bucket then holds
+   * dozens of other devices' entries. A NumMap, which unlike a Map does not copy itself under churn
+   * (util/num-map.ts).
+   */
+  private readonly byDev = new NumMap<DebugEntry>(1024);
+  /** Live entries by device index. */
+  private readonly perDevice: number[] = [];
   private live = 0;
 
   get size(): number {
@@ -109,50 +122,79 @@ export class DebugHash {
   /** hash_bucket_add */
   add(entry: DebugEntry): void {
     const idx = hash_fn(entry.devAddr);
-    const list = this.buckets[idx];
-    if (list) list.push(entry);
-    else this.buckets[idx] = [entry];
+    const t = this.tail[idx]!;
+    entry.bPrev = t;
+    entry.bNext = null;
+    if (t !== null) t.bNext = entry;
+    else this.head[idx] = entry;
+    this.tail[idx] = entry;
     const key = idx + HASH_SIZE * entry.dev.index;
-    const mine = this.byDev.get(key);
-    if (mine === undefined) this.byDev.set(key, entry);
-    else if (Array.isArray(mine)) mine.push(entry);
-    else this.byDev.set(key, [mine, entry]);
+    const first = this.byDev.get(key);
+    entry.dNext = null;
+    if (first === undefined) {
+      entry.dPrev = entry;
+      this.byDev.set(key, entry);
+    } else {
+      const last = first.dPrev!;
+      last.dNext = entry;
+      entry.dPrev = last;
+      first.dPrev = entry;
+    }
+    const d = entry.dev.index;
+    this.perDevice[d] = (this.perDevice[d] ?? 0) + 1;
     this.live++;
   }
 
   /** hash_bucket_del */
   del(entry: DebugEntry): void {
     const idx = hash_fn(entry.devAddr);
-    const list = this.buckets[idx];
-    const at = list ? list.indexOf(entry) : -1;
-    if (!list || at < 0) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
-    if (at === list.length - 1) list.pop();
-    else removeAt(list, at);
+    if (entry.dPrev == null) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
+    const p = entry.bPrev!;
+    const n = entry.bNext!;
+    if (p !== null) p.bNext = n;
+    else this.head[idx] = n;
+    if (n !== null) n.bPrev = p;
+    else this.tail[idx] = p;
     const key = idx + HASH_SIZE * entry.dev.index;
-    const mine = this.byDev.get(key)!;
-    if (!Array.isArray(mine)) this.byDev.delete(key);
-    else {
-      removeAt(mine, mine.indexOf(entry));
-      if (mine.length === 1) this.byDev.set(key, mine[0]!);
+    const first = this.byDev.get(key)!;
+    const dn = entry.dNext!;
+    if (entry === first) {
+      if (dn === null) this.byDev.delete(key);
+      else {
+        dn.dPrev = entry.dPrev; // the last
+        this.byDev.set(key, dn);
+      }
+    } else {
+      const dp = entry.dPrev;
+      dp.dNext = dn;
+      if (dn !== null) dn.dPrev = dp;
+      else first.dPrev = dp; // it was the last
     }
+    entry.bPrev = entry.bNext = entry.dPrev = entry.dNext = null;
+    this.perDevice[entry.dev.index]!--;
     this.live--;
   }
 
-  bucket(idx: number): readonly DebugEntry[] {
-    return this.buckets[idx] ?? EMPTY;
+  /** Live entries of one device. */
+  deviceCount(dev: Device): number {
+    return this.perDevice[dev.index] ?? 0;
   }
 
-  /** The entries of one device in bucket idx, in bucket order (an array valid until the next call: walk it at once). */
-  deviceBucket(dev: Device, idx: number): readonly DebugEntry[] {
-    return this.listOf(idx + HASH_SIZE * dev.index);
+  /** The first entry of bucket idx (the rest follow through bNext), or null. */
+  bucketFirst(idx: number): DebugEntry | null {
+    return this.head[idx]!;
   }
 
-  private listOf(key: number): readonly DebugEntry[] {
-    const m = this.byDev.get(key);
-    if (m === undefined) return EMPTY;
-    if (Array.isArray(m)) return m;
-    ONE[0] = m;
-    return ONE;
+  /** The entries of bucket idx, in order (a new array: for tests and rare walks). */
+  bucket(idx: number): DebugEntry[] {
+    const out: DebugEntry[] = [];
+    for (let e = this.head[idx]!; e !== null; e = e.bNext!) out.push(e);
+    return out;
+  }
+
+  /** The first of one device's entries in bucket idx, in bucket order (the rest follow through dNext; the last is its dPrev), or null. */
+  deviceFirst(dev: Device, idx: number): DebugEntry | null {
+    return this.byDev.get(idx + HASH_SIZE * dev.index) ?? null;
   }
 
   /**
@@ -161,12 +203,11 @@ export class DebugHash {
    * perfect one give "not found".
    */
   private find(idx: number, ref: DebugRef, refN: number, exact: boolean): DebugEntry | undefined {
-    const list = this.listOf(idx + HASH_SIZE * ref.dev.index); // match() requires ref.dev
     let ret: DebugEntry | undefined;
     let matches = 0;
     let lastLvl = -1;
-    for (let i = 0; i < list.length; i++) {
-      const entry = list[i]!;
+    // The device's part of the bucket: match() requires ref.dev.
+    for (let entry = this.byDev.get(idx + HASH_SIZE * ref.dev.index) ?? null; entry !== null; entry = entry.dNext!) {
       if (!(exact ? exact_match(ref, refN, entry) : containing_match(ref, refN, entry))) continue;
       matches++;
       let lvl = 0;
@@ -210,8 +251,7 @@ export class DebugHash {
   /** Every live entry, walking buckets 0..16383 and each list in order (dump_show's walk). */
   *walk(): Generator<{ idx: number; entry: DebugEntry }> {
     for (let idx = 0; idx < HASH_SIZE; idx++) {
-      const list = this.buckets[idx];
-      if (list) for (const entry of list) yield { idx, entry };
+      for (let entry = this.head[idx]!; entry !== null; entry = entry.bNext!) yield { idx, entry };
     }
   }
 }

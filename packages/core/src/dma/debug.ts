@@ -24,6 +24,7 @@ function newEntry(k: Kernel, e: Omit<DebugEntry, keyof MapSite | 'devAddrN'>, ho
     sgCallEnts: e.sgCallEnts, sgMappedEnts: e.sgMappedEnts, mapErrType: e.mapErrType,
     hook, api, seq: k.seq, cpu: k.cpu,
     devAddrN: exactRange(e.devAddr, e.size),
+    bPrev: null, bNext: null, dPrev: null, dNext: null,
   });
 }
 
