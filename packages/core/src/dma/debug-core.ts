@@ -108,7 +108,7 @@ export class DmaDebug {
     h.u32(this.hash.size);
     for (let idx = 0; idx < HASH_SIZE; idx++) {
       // The walk() order, without a generator step per entry.
-      for (let e = this.hash.bucketFirst(idx); e !== null; e = e.bNext!) {
+      for (let e = this.hash.bucketFirst(idx); e !== null; e = e.bNext) {
         h.u32(idx).str(e.dev.name).str(e.type).big(e.paddr);
         if (e.devAddrN >= 0) h.num(e.devAddrN); // big(devAddr)'s words, without reading the bigint
         else h.big(e.devAddr);
@@ -286,7 +286,7 @@ export class DmaDebug {
     if (count === 0) return { count, entry: undefined };
     for (let idx = HASH_SIZE - 1; idx >= 0; idx--) {
       const first = this.hash.deviceFirst(dev, idx);
-      if (first !== null) return { count, entry: first.dPrev! };
+      if (first !== null) return { count, entry: first.dPrev! }; // the part's last entry
     }
     throw new Error(`dma-debug: ${dev.name} counts ${count} entries in no bucket`);
   }
@@ -298,7 +298,7 @@ export class DmaDebug {
 
   /** debug_dma_mapping_error(): the first exact match still "not checked" becomes checked. */
   mark_checked(dev: Device, addr: bigint): void {
-    for (let entry = this.hash.deviceFirst(dev, hash_fn(addr)); entry !== null; entry = entry.dNext!) {
+    for (let entry = this.hash.deviceFirst(dev, hash_fn(addr)); entry !== null; entry = entry.dNext) {
       if (entry.dev !== dev || entry.devAddr !== addr) continue;
       if (entry.mapErrType === MAP_ERR_NOT_CHECKED) {
         entry.mapErrType = MAP_ERR_CHECKED;

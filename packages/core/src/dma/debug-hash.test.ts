@@ -27,7 +27,7 @@ describe('DebugHash number keys', () => {
       const e: DebugEntry = {
         dev: devs[rng.int(3)]!, type: TYPES[rng.int(3)]!, paddr: 0n, devAddr, size: 1 + rng.int(0x6000),
         direction: rng.int(3), sgCallEnts: rng.int(3), sgMappedEnts: 0, mapErrType: 0,
-        hook: 'h', api: 'a', seq: i, cpu: 0, devAddrN: 0,
+        hook: 'h', api: 'a', seq: i, cpu: 0, devAddrN: 0, bPrev: null, bNext: null, dPrev: null, dNext: null,
       };
       e.devAddrN = exactRange(e.devAddr, e.size);
       const twin: DebugEntry = { ...e, devAddrN: -1 };
@@ -78,7 +78,7 @@ describe('DebugHash lists (hash_bucket_add / hash_bucket_del)', () => {
           const mine = want.filter((e) => e.dev === dev);
           const got: DebugEntry[] = [];
           const first = t.deviceFirst(dev, idx);
-          for (let e = first; e !== null; e = e.dNext!) got.push(e);
+          for (let e = first; e !== null; e = e.dNext) got.push(e);
           expect(got).toEqual(mine);
           if (first) expect(first.dPrev).toBe(mine[mine.length - 1]); // the last, for device_dma_allocations
         }
@@ -98,6 +98,7 @@ describe('DebugHash lists (hash_bucket_add / hash_bucket_del)', () => {
         const e: DebugEntry = {
           dev: devs[rng.int(3)]!, type: 'single', paddr: 0n, devAddr, size: 64, direction: 0, sgCallEnts: 0, sgMappedEnts: 0,
           mapErrType: 0, hook: 'h', api: 'a', seq: i, cpu: 0, devAddrN: exactRange(devAddr, 64),
+          bPrev: null, bNext: null, dPrev: null, dNext: null,
         };
         t.add(e);
         live.push(e);

@@ -32,7 +32,19 @@ export interface MapSite { hook: string; api: string; seq: number; cpu: number }
  * own MapSite (hook, api, seq, cpu): an object for the site was one more per live mapping that the
  * young generation copied (BENCHMARKS.md, eleventh round).
  */
-export interface DebugEntry extends MapSite {
+/**
+ * Not state: DebugHash's links of an entry — the previous and next entry in its bucket's list, and
+ * in the device's part of it (dPrev of a device part's first entry is its last); all null while
+ * the entry is in no table. Every entry is made with them (newEntry()), so all share one shape.
+ */
+export interface DebugLinks {
+  bPrev: DebugEntry | null;
+  bNext: DebugEntry | null;
+  dPrev: DebugEntry | null;
+  dNext: DebugEntry | null;
+}
+
+export interface DebugEntry extends MapSite, DebugLinks {
   dev: Device;
   type: DebugType;
   paddr: bigint;
@@ -47,15 +59,6 @@ export interface DebugEntry extends MapSite {
    * numbers (util/exact.ts), else -1 — lookups compare these instead of bigints.
    */
   devAddrN: number;
-  /**
-   * Not state: DebugHash's links — the previous and next entry in the bucket's list, and in the
-   * device's part of it (dPrev of a device's first entry is its last; all null while the entry is
-   * in no table). newEntry() makes every entry with them, so all entries share one shape.
-   */
-  bPrev?: DebugEntry | null;
-  bNext?: DebugEntry | null;
-  dPrev?: DebugEntry | null;
-  dNext?: DebugEntry | null;
 }
 
 /** The on-stack reference entry a check looks up with. */
@@ -135,7 +138,7 @@ export class DebugHash {
       entry.dPrev = entry;
       this.byDev.set(key, entry);
     } else {
-      const last = first.dPrev!;
+      const last = first.dPrev!; // a linked entry's dPrev is never null
       last.dNext = entry;
       entry.dPrev = last;
       first.dPrev = entry;
@@ -148,16 +151,16 @@ export class DebugHash {
   /** hash_bucket_del */
   del(entry: DebugEntry): void {
     const idx = hash_fn(entry.devAddr);
-    if (entry.dPrev == null) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
-    const p = entry.bPrev!;
-    const n = entry.bNext!;
+    if (entry.dPrev === null) throw new Error(`dma-debug: entry at ${entry.devAddr} not in bucket ${idx}`);
+    const p = entry.bPrev;
+    const n = entry.bNext;
     if (p !== null) p.bNext = n;
     else this.head[idx] = n;
     if (n !== null) n.bPrev = p;
     else this.tail[idx] = p;
     const key = idx + HASH_SIZE * entry.dev.index;
     const first = this.byDev.get(key)!;
-    const dn = entry.dNext!;
+    const dn = entry.dNext;
     if (entry === first) {
       if (dn === null) this.byDev.delete(key);
       else {
@@ -188,7 +191,7 @@ export class DebugHash {
   /** The entries of bucket idx, in order (a new array: for tests and rare walks). */
   bucket(idx: number): DebugEntry[] {
     const out: DebugEntry[] = [];
-    for (let e = this.head[idx]!; e !== null; e = e.bNext!) out.push(e);
+    for (let e: DebugEntry | null = this.head[idx]!; e !== null; e = e.bNext) out.push(e);
     return out;
   }
 
@@ -207,7 +210,7 @@ export class DebugHash {
     let matches = 0;
     let lastLvl = -1;
     // The device's part of the bucket: match() requires ref.dev.
-    for (let entry = this.byDev.get(idx + HASH_SIZE * ref.dev.index) ?? null; entry !== null; entry = entry.dNext!) {
+    for (let entry = this.byDev.get(idx + HASH_SIZE * ref.dev.index) ?? null; entry !== null; entry = entry.dNext) {
       if (!(exact ? exact_match(ref, refN, entry) : containing_match(ref, refN, entry))) continue;
       matches++;
       let lvl = 0;
@@ -251,7 +254,7 @@ export class DebugHash {
   /** Every live entry, walking buckets 0..16383 and each list in order (dump_show's walk). */
   *walk(): Generator<{ idx: number; entry: DebugEntry }> {
     for (let idx = 0; idx < HASH_SIZE; idx++) {
-      for (let entry = this.head[idx]!; entry !== null; entry = entry.bNext!) yield { idx, entry };
+      for (let entry: DebugEntry | null = this.head[idx]!; entry !== null; entry = entry.bNext) yield { idx, entry };
     }
   }
 }

@@ -8,7 +8,7 @@ import type { Device } from '../platform/device.ts';
 import { hex016, pad16 } from '../util/hex.ts';
 import { DMA_ATTR_MMIO, DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR } from './defs.ts';
 import { dir2name, pfn_valid } from './debug-core.ts';
-import { MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugRef, type MapSite } from './debug-hash.ts';
+import { MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugLinks, type DebugRef, type MapSite } from './debug-hash.ts';
 import { exactRange } from '../util/exact.ts';
 
 export { DmaDebug, pfn_valid, to_cacheline_number, type ResourceRamCheck } from './debug-core.ts';
@@ -17,7 +17,7 @@ export { HASH_SIZE, hash_fn, type DebugEntry, type DebugType } from './debug-has
 /** x86-64 PAGE_OFFSET (4-level paging, no KASLR): phys_to_virt() of the linear map. */
 const PAGE_OFFSET = 0xffff888000000000n;
 
-function newEntry(k: Kernel, e: Omit<DebugEntry, keyof MapSite | 'devAddrN'>, hook: string, api: string): DebugEntry {
+function newEntry(k: Kernel, e: Omit<DebugEntry, keyof MapSite | keyof DebugLinks | 'devAddrN'>, hook: string, api: string): DebugEntry {
   // Field by field rather than a spread: every entry gets the same object shape (hot path).
   return k.debug.dma_entry_alloc({
     dev: e.dev, type: e.type, paddr: e.paddr, devAddr: e.devAddr, size: e.size, direction: e.direction,
