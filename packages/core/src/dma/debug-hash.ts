@@ -188,13 +188,6 @@ export class DebugHash {
     return this.head[idx]!;
   }
 
-  /** The entries of bucket idx, in order (a new array: for tests and rare walks). */
-  bucket(idx: number): DebugEntry[] {
-    const out: DebugEntry[] = [];
-    for (let e: DebugEntry | null = this.head[idx]!; e !== null; e = e.bNext) out.push(e);
-    return out;
-  }
-
   /** The first of one device's entries in bucket idx, in bucket order (the rest follow through dNext; the last is its dPrev), or null. */
   deviceFirst(dev: Device, idx: number): DebugEntry | null {
     return this.byDev.get(idx + HASH_SIZE * dev.index) ?? null;
