@@ -75,11 +75,10 @@ export class IommuState {
     for (const d of this.byName.values()) {
       const e = d.iovad.checkInvariants();
       if (e) return `domain ${d.name}: ${e}`;
-      const live = [...d.live.values()].sort((a, b) => a.iovaPfn - b.iovaPfn);
-      for (let i = 1; i < live.length; i++) {
-        const a = live[i - 1]!;
-        const b = live[i]!;
-        if (a.iovaPfn + a.pages > b.iovaPfn) return `domain ${d.name}: IOVA handed out twice [iova=${hex016(d.iova(b.iovaPfn))}] [devices=${a.dev},${b.dev}]`;
+      const twice = d.overlappingLive();
+      if (twice) {
+        const [a, b] = twice;
+        return `domain ${d.name}: IOVA handed out twice [iova=${hex016(d.iova(b.iovaPfn))}] [devices=${a.dev},${b.dev}]`;
       }
     }
     return null;

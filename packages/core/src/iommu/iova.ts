@@ -99,11 +99,20 @@ export class IovaDomain {
   readonly start_pfn: number;
   readonly dma_32bit_pfn: number;
   max32_alloc_size: number;
-  readonly anchor: Iova = { pfn_lo: IOVA_ANCHOR, pfn_hi: IOVA_ANCHOR };
-  cached_node: Iova;
-  cached32_node: Iova;
-  /** The rbtree as an array sorted by pfn_lo; the anchor is always last. Same order, same walk. */
-  private readonly nodes: Iova[];
+  /**
+   * The rbtree as two arrays sorted by pfn_lo, pfn_lo and pfn_hi of node i at [i], `count` nodes;
+   * the anchor is always last. Same order, same walk. A node is named by its pfn_lo (ranges do not
+   * overlap, so pfn_lo is unique). In typed arrays, not an object per node: at 64 IOMMU domains
+   * the nodes were the largest set of objects alive in a replay (~30 k), every binary-search probe
+   * read one, and the invariant check and the state mark walked them all (BENCHMARKS.md,
+   * fifteenth round).
+   */
+  private lo = new Float64Array(64);
+  private hi = new Float64Array(64);
+  private count = 0;
+  /** pfn_lo of cached_node / cached32_node: always a node in the tree. */
+  private cachedLo = IOVA_ANCHOR;
+  private cached32Lo = IOVA_ANCHOR;
   private readonly rcaches: IovaRcache[] = [];
   private readonly cpus: number;
   private readonly name: string;
@@ -116,9 +125,9 @@ export class IovaDomain {
     this.start_pfn = start_pfn;
     this.dma_32bit_pfn = 2 ** (32 - this.shift);
     this.max32_alloc_size = this.dma_32bit_pfn;
-    this.nodes = [this.anchor];
-    this.cached_node = this.anchor;
-    this.cached32_node = this.anchor;
+    this.lo[0] = IOVA_ANCHOR;
+    this.hi[0] = IOVA_ANCHOR;
+    this.count = 1;
     this.cpus = opts.cpus;
     this.name = opts.name ?? 'iova';
     this.work = opts.work;
@@ -129,52 +138,71 @@ export class IovaDomain {
     }
   }
 
+  /** The anchor node (pfn_lo = pfn_hi = IOVA_ANCHOR), as a new object. */
+  get anchor(): Iova {
+    return { pfn_lo: IOVA_ANCHOR, pfn_hi: IOVA_ANCHOR };
+  }
+
+  /** cached_node (for 64-bit limits), as a new object. */
+  get cached_node(): Iova {
+    return this.node(this.indexOf(this.cachedLo));
+  }
+
+  /** cached32_node (for limits at or below 32 bits), as a new object. */
+  get cached32_node(): Iova {
+    return this.node(this.indexOf(this.cached32Lo));
+  }
+
   // ---- the tree -------------------------------------------------------------------------------
+
+  private node(i: number): Iova {
+    return { pfn_lo: this.lo[i]!, pfn_hi: this.hi[i]! };
+  }
 
   /** Index of the last node with pfn_lo ≤ pfn, or -1. */
   private floorIndex(pfn: number): number {
-    let lo = 0;
-    let hi = this.nodes.length - 1;
+    const lo = this.lo;
+    let a = 0;
+    let b = this.count - 1;
     let ans = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.nodes[mid]!.pfn_lo <= pfn) {
+    while (a <= b) {
+      const mid = (a + b) >> 1;
+      if (lo[mid]! <= pfn) {
         ans = mid;
-        lo = mid + 1;
+        a = mid + 1;
       } else {
-        hi = mid - 1;
+        b = mid - 1;
       }
     }
     return ans;
   }
 
-  private indexOf(node: Iova): number {
-    const i = this.floorIndex(node.pfn_lo);
-    if (i < 0 || this.nodes[i] !== node) throw new Error(`iova: node [${node.pfn_lo}, ${node.pfn_hi}] is not in the tree`);
+  /** Index of the node whose pfn_lo is `pfnLo`. */
+  private indexOf(pfnLo: number): number {
+    const i = this.floorIndex(pfnLo);
+    if (i < 0 || this.lo[i] !== pfnLo) throw new Error(`iova: no node at pfn_lo ${pfnLo} in the tree`);
     return i;
   }
 
-  private rb_next(node: Iova): Iova | null {
-    return this.nodes[this.indexOf(node) + 1] ?? null;
+  private __get_cached_rbnode(limit_pfn: number): number {
+    return limit_pfn <= this.dma_32bit_pfn ? this.cached32Lo : this.cachedLo;
   }
 
-  private __get_cached_rbnode(limit_pfn: number): Iova {
-    return limit_pfn <= this.dma_32bit_pfn ? this.cached32_node : this.cached_node;
+  private __cached_rbnode_insert_update(pfn_lo: number, pfn_hi: number): void {
+    if (pfn_hi < this.dma_32bit_pfn) this.cached32Lo = pfn_lo;
+    else this.cachedLo = pfn_lo;
   }
 
-  private __cached_rbnode_insert_update(iova: Iova): void {
-    if (iova.pfn_hi < this.dma_32bit_pfn) this.cached32_node = iova;
-    else this.cached_node = iova;
-  }
-
-  private __cached_rbnode_delete_update(free: Iova): void {
-    let cached = this.cached32_node;
-    if (free === cached || (free.pfn_hi < this.dma_32bit_pfn && free.pfn_lo >= cached.pfn_lo)) {
-      this.cached32_node = this.rb_next(free)!;
+  /** For the node at index i, before it leaves the tree: rb_next(free) is the node at i + 1. */
+  private __cached_rbnode_delete_update(i: number): void {
+    const freeLo = this.lo[i]!;
+    const freeHi = this.hi[i]!;
+    // free == cached is freeLo == cachedLo: a node is named by its pfn_lo.
+    if (freeLo === this.cached32Lo || (freeHi < this.dma_32bit_pfn && freeLo >= this.cached32Lo)) {
+      this.cached32Lo = this.lo[i + 1]!;
     }
-    if (free.pfn_lo < this.dma_32bit_pfn) this.max32_alloc_size = this.dma_32bit_pfn;
-    cached = this.cached_node;
-    if (free.pfn_lo >= cached.pfn_lo) this.cached_node = this.rb_next(free)!;
+    if (freeLo < this.dma_32bit_pfn) this.max32_alloc_size = this.dma_32bit_pfn;
+    if (freeLo >= this.cachedLo) this.cachedLo = this.lo[i + 1]!;
   }
 
   /**
@@ -183,46 +211,60 @@ export class IovaDomain {
    * node above the limit places identically, so the first node with pfn_hi ≥ limit_pfn is used.
    */
   private iova_find_limit(limit_pfn: number): number {
-    let lo = 0;
-    let hi = this.nodes.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.nodes[mid]!.pfn_hi >= limit_pfn) hi = mid;
-      else lo = mid + 1;
+    const hi = this.hi;
+    let a = 0;
+    let b = this.count - 1;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (hi[mid]! >= limit_pfn) b = mid;
+      else a = mid + 1;
     }
-    return lo;
+    return a;
   }
 
-  private insert(iova: Iova): void {
-    const i = this.floorIndex(iova.pfn_lo);
-    const below = this.nodes[i];
-    const above = this.nodes[i + 1];
-    if ((below && below.pfn_hi >= iova.pfn_lo) || (above && above.pfn_lo <= iova.pfn_hi)) {
-      throw new Error(`iova: [${iova.pfn_lo}, ${iova.pfn_hi}] overlaps an allocated range`);
+  private insert(pfn_lo: number, pfn_hi: number): void {
+    const i = this.floorIndex(pfn_lo);
+    const n = this.count;
+    if ((i >= 0 && this.hi[i]! >= pfn_lo) || (i + 1 < n && this.lo[i + 1]! <= pfn_hi)) {
+      throw new Error(`iova: [${pfn_lo}, ${pfn_hi}] overlaps an allocated range`);
     }
-    this.nodes.splice(i + 1, 0, iova);
+    if (n === this.lo.length) {
+      const lo = new Float64Array(n * 2);
+      const hi = new Float64Array(n * 2);
+      lo.set(this.lo);
+      hi.set(this.hi);
+      this.lo = lo;
+      this.hi = hi;
+    }
+    this.lo.copyWithin(i + 2, i + 1, n);
+    this.hi.copyWithin(i + 2, i + 1, n);
+    this.lo[i + 1] = pfn_lo;
+    this.hi[i + 1] = pfn_hi;
+    this.count = n + 1;
   }
 
-  /** limit_pfn is exclusive here (alloc_iova passes its inclusive limit + 1). */
-  private __alloc_and_insert_iova_range(size: number, limit_pfn: number, size_aligned: boolean): Iova | null {
+  /** limit_pfn is exclusive here (alloc_iova passes its inclusive limit + 1). Returns the new node's pfn_lo, or -1. */
+  private __alloc_and_insert_iova_range(size: number, limit_pfn: number, size_aligned: boolean): number {
     const alignShift = size_aligned ? fls_long(size - 1) : 0;
     let high_pfn = limit_pfn;
     let low_pfn = this.start_pfn;
-    if (limit_pfn <= this.dma_32bit_pfn && size >= this.max32_alloc_size) return null;
+    if (limit_pfn <= this.dma_32bit_pfn && size >= this.max32_alloc_size) return -1;
 
+    const lo = this.lo;
+    const hi = this.hi;
     let curr = this.indexOf(this.__get_cached_rbnode(limit_pfn));
-    const retry_pfn = this.nodes[curr]!.pfn_hi;
+    const retry_pfn = hi[curr]!;
     let new_pfn = 0;
     for (;;) {
       // Walk down from `curr`, placing the block just below each node until it fits in a gap.
       // high_pfn < size is the kernel's unsigned wrap: new_pfn would be huge and end the walk.
       let wrapped = false;
       do {
-        high_pfn = Math.min(high_pfn, this.nodes[curr]!.pfn_lo);
+        high_pfn = Math.min(high_pfn, lo[curr]!);
         wrapped = high_pfn < size;
         if (!wrapped) new_pfn = alignDown(high_pfn - size, alignShift);
         curr--;
-      } while (!wrapped && curr >= 0 && new_pfn <= this.nodes[curr]!.pfn_hi && new_pfn >= low_pfn);
+      } while (!wrapped && curr >= 0 && new_pfn <= hi[curr]! && new_pfn >= low_pfn);
 
       if (wrapped || new_pfn < low_pfn) {
         if (low_pfn === this.start_pfn && retry_pfn < limit_pfn) {
@@ -233,39 +275,47 @@ export class IovaDomain {
           continue;
         }
         this.max32_alloc_size = size;
-        return null;
+        return -1;
       }
       break;
     }
-    const iova: Iova = { pfn_lo: new_pfn, pfn_hi: new_pfn + size - 1 };
-    this.insert(iova);
-    this.__cached_rbnode_insert_update(iova);
-    return iova;
+    this.insert(new_pfn, new_pfn + size - 1);
+    this.__cached_rbnode_insert_update(new_pfn, new_pfn + size - 1);
+    return new_pfn;
   }
 
   /** alloc_iova: `size` pfns at or below limit_pfn (inclusive), top-down; null when full. */
   alloc_iova(size: number, limit_pfn: number, size_aligned: boolean): Iova | null {
-    return this.__alloc_and_insert_iova_range(size, limit_pfn + 1, size_aligned);
+    const pfn = this.__alloc_and_insert_iova_range(size, limit_pfn + 1, size_aligned);
+    return pfn < 0 ? null : { pfn_lo: pfn, pfn_hi: pfn + size - 1 };
   }
 
-  /** private_find_iova / find_iova: the allocated range containing pfn. */
-  find_iova(pfn: number): Iova | null {
+  /** private_find_iova: the index of the allocated range containing pfn, or -1. */
+  private findIndex(pfn: number): number {
     const i = this.floorIndex(pfn);
-    const n = this.nodes[i];
-    if (!n || n === this.anchor || pfn > n.pfn_hi) return null;
-    return n;
+    if (i < 0 || i === this.count - 1 || pfn > this.hi[i]!) return -1; // none, or the anchor
+    return i;
   }
 
-  /** remove_iova (+ free_iova_mem). */
-  __free_iova(iova: Iova): void {
-    this.__cached_rbnode_delete_update(iova);
-    this.nodes.splice(this.indexOf(iova), 1);
+  /** find_iova: the allocated range containing pfn (a new object), or null. */
+  find_iova(pfn: number): Iova | null {
+    const i = this.findIndex(pfn);
+    return i < 0 ? null : this.node(i);
+  }
+
+  /** remove_iova (+ free_iova_mem) of the node at index i. */
+  private freeAt(i: number): void {
+    this.__cached_rbnode_delete_update(i);
+    const n = this.count;
+    this.lo.copyWithin(i, i + 1, n);
+    this.hi.copyWithin(i, i + 1, n);
+    this.count = n - 1;
   }
 
   /** free_iova: releases the range containing pfn; nothing if there is none. */
   free_iova(pfn: number): void {
-    const iova = this.find_iova(pfn);
-    if (iova) this.__free_iova(iova);
+    const i = this.findIndex(pfn);
+    if (i >= 0) this.freeAt(i);
   }
 
   // ---- range caches ---------------------------------------------------------------------------
@@ -279,9 +329,9 @@ export class IovaDomain {
   /** iova_magazine_free_pfns: each cached pfn goes back to the tree, in magazine order. */
   private iova_magazine_free_pfns(mag: IovaMagazine): void {
     for (const pfn of mag.pfns) {
-      const iova = this.find_iova(pfn);
-      if (!iova) continue; // the kernel WARNs: only a double free puts an unallocated pfn here
-      this.__free_iova(iova);
+      const i = this.findIndex(pfn);
+      if (i < 0) continue; // the kernel WARNs: only a double free puts an unallocated pfn here
+      this.freeAt(i);
     }
     mag.pfns = [];
   }
@@ -366,8 +416,8 @@ export class IovaDomain {
     const pfn = this.iova_rcache_get(size, limit_pfn + 1, cpu);
     if (pfn) return pfn;
     for (;;) {
-      const iova = this.alloc_iova(size, limit_pfn, true);
-      if (iova) return iova.pfn_lo;
+      const pfn = this.__alloc_and_insert_iova_range(size, limit_pfn + 1, true);
+      if (pfn >= 0) return pfn;
       if (!flush_rcache) return 0;
       flush_rcache = false;
       for (let c = 0; c < this.cpus; c++) this.free_cpu_cached_iovas(c);
@@ -385,12 +435,14 @@ export class IovaDomain {
 
   /** Allocated ranges in address order (without the anchor); cached pfns stay allocated. */
   ranges(): readonly Iova[] {
-    return this.nodes.slice(0, -1);
+    const out: Iova[] = [];
+    for (let i = 0; i < this.count - 1; i++) out.push(this.node(i));
+    return out;
   }
 
   allocatedPfns(): number {
     let n = 0;
-    for (let i = 0; i < this.nodes.length - 1; i++) n += this.nodes[i]!.pfn_hi - this.nodes[i]!.pfn_lo + 1;
+    for (let i = 0; i < this.count - 1; i++) n += this.hi[i]! - this.lo[i]! + 1;
     return n;
   }
 
@@ -405,25 +457,27 @@ export class IovaDomain {
 
   /** Structural invariants; returns a description of the first violation or null. */
   checkInvariants(): string | null {
-    for (let i = 0; i < this.nodes.length; i++) {
-      const n = this.nodes[i]!;
-      if (n.pfn_lo > n.pfn_hi) return `iova: inverted range [pfn_lo=0x${n.pfn_lo.toString(16)}] [pfn_hi=0x${n.pfn_hi.toString(16)}]`;
-      if (n !== this.anchor && n.pfn_lo < this.start_pfn) return `iova: range below start_pfn [pfn_lo=0x${n.pfn_lo.toString(16)}]`;
-      const next = this.nodes[i + 1];
-      if (next && next.pfn_lo <= n.pfn_hi) return `iova: overlapping ranges [pfn=0x${n.pfn_lo.toString(16)}] [pfn=0x${next.pfn_lo.toString(16)}]`;
+    const { lo, hi, count } = this;
+    const last = count - 1;
+    for (let i = 0; i < count; i++) {
+      const pfnLo = lo[i]!;
+      const pfnHi = hi[i]!;
+      if (pfnLo > pfnHi) return `iova: inverted range [pfn_lo=0x${pfnLo.toString(16)}] [pfn_hi=0x${pfnHi.toString(16)}]`;
+      if (i !== last && pfnLo < this.start_pfn) return `iova: range below start_pfn [pfn_lo=0x${pfnLo.toString(16)}]`;
+      if (i !== last && lo[i + 1]! <= pfnHi) return `iova: overlapping ranges [pfn=0x${pfnLo.toString(16)}] [pfn=0x${lo[i + 1]!.toString(16)}]`;
     }
-    if (this.nodes[this.nodes.length - 1] !== this.anchor) return 'iova: anchor is not the last node';
-    for (const c of [this.cached_node, this.cached32_node]) {
-      const i = this.floorIndex(c.pfn_lo);
-      if (this.nodes[i] !== c) return `iova: cached node [pfn_lo=0x${c.pfn_lo.toString(16)}] is not in the tree`;
+    if (count === 0 || lo[last] !== IOVA_ANCHOR || hi[last] !== IOVA_ANCHOR) return 'iova: anchor is not the last node';
+    for (const c of [this.cachedLo, this.cached32Lo]) {
+      if (lo[this.floorIndex(c)] !== c) return `iova: cached node [pfn_lo=0x${c.toString(16)}] is not in the tree`;
     }
     return null;
   }
 
   hashInto(h: Hasher): void {
-    h.num(this.max32_alloc_size).u32(this.nodes.length);
-    for (const n of this.nodes) h.num(n.pfn_lo).num(n.pfn_hi);
-    h.num(this.cached_node.pfn_lo).num(this.cached32_node.pfn_lo);
+    const { lo, hi, count } = this;
+    h.num(this.max32_alloc_size).u32(count);
+    for (let i = 0; i < count; i++) h.num(lo[i]!).num(hi[i]!);
+    h.num(this.cachedLo).num(this.cached32Lo);
     for (const r of this.rcaches) {
       h.u32(r.depot.length);
       for (const m of r.depot) {
