@@ -19,12 +19,17 @@ import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, report_iommu_fault, type IommuDoma
  * bounds may be numbers (exact below 2^53; compared with the bigint ranges exactly).
  */
 function ownedBy(dom: IommuDomain, owner: number, dev: Device, start: bigint | number, end: bigint | number): boolean {
-  const m = dom.live.get(owner);
-  if (!m || m.dev !== dev.name) return false;
+  const live = dom.live;
+  const s = live.slot(owner);
+  if (s < 0 || live.devOf(s) !== dev.name) return false;
   // Numbers against the numeric copy when both are exact: a bigint compared with a number is a
   // runtime call in V8, and this runs for every page of every access.
-  if (typeof start === 'number' && typeof end === 'number' && m.rangesN) return coveredN(m.rangesN, start, end);
-  const rs = m.ranges;
+  if (typeof start === 'number' && typeof end === 'number') {
+    if (live.isSingle(s)) return live.startOf(s) <= start && live.endOf(s) >= end;
+    const rn = live.rangesNOf(s);
+    if (rn !== null) return coveredN(rn, start, end);
+  }
+  const rs = live.get(owner)!.ranges;
   // Usually one range holds the whole page (a single mapping, or one page-sized sg entry); only
   // when none does is the union walked, in address order.
   for (let i = 0; i < rs.length; i++) if (rs[i]!.start <= start && rs[i]!.end >= end) return true;
@@ -127,7 +132,8 @@ export function iommu_dev_access(k: Kernel, dev: Device, addr: bigint, size: num
       const owned = fast ? ownedBy(dom, owner, dev, a0 + done, a0 + done + n) : ownedBy(dom, owner, dev, addr + BigInt(done), addr + BigInt(done + n));
       if (!owned) {
         outsideAt = addr + BigInt(done);
-        outsideOwner = dom.live.get(owner)?.dev;
+        const s = dom.live.slot(owner);
+        outsideOwner = s < 0 ? undefined : dom.live.devOf(s);
       }
     }
     done += n;

@@ -28,7 +28,7 @@ import {
   iommu_flush_iotlb_all,
 } from './dma-iommu.ts';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
-import { IommuMapping } from './iommu.ts';
+import { IommuLive, IommuMapping } from './iommu.ts';
 import { Hasher } from '../util/hash.ts';
 
 const BAR = 0x3f00000000n;
@@ -518,17 +518,41 @@ describe('unmap misuse, scatter-gather, coherent', () => {
     );
   });
 
-  it('a live mapping hashes alike with its ranges held as numbers or as bigints', () => {
-    const hash = (m: IommuMapping): string => {
+  it('a live mapping hashes alike with its ranges held as numbers or as bigints, in one pair or several', () => {
+    const hash = (add: (l: IommuLive) => void): string => {
+      const l = new IommuLive();
+      add(l);
       const h = new Hasher();
-      m.hashRanges(h);
+      l.hashInto(h);
       return h.digest();
     };
-    const n = new IommuMapping(5, 2, 'd', [0x5010, 0x6000, 0x6000, 0x7000], null);
-    const b = new IommuMapping(5, 2, 'd', null, [{ start: 0x5010n, end: 0x6000n }, { start: 0x6000n, end: 0x7000n }]);
-    expect(hash(n)).toBe(hash(b));
-    expect(n.ranges).toEqual(b.ranges);
-    expect(hash(new IommuMapping(5, 2, 'd', [0x5010, 0x6001, 0x6000, 0x7000], null))).not.toBe(hash(b));
+    const two = hash((l) => l.add(5, 2, 'd', [0x5010, 0x6000, 0x6000, 0x7000], null));
+    expect(hash((l) => l.add(5, 2, 'd', null, [{ start: 0x5010n, end: 0x6000n }, { start: 0x6000n, end: 0x7000n }]))).toBe(two);
+    expect(hash((l) => l.add(5, 2, 'd', [0x5010, 0x6001, 0x6000, 0x7000], null))).not.toBe(two);
+    const one = hash((l) => l.addSingle(5, 2, 'd', 0x5010, 0x7000));
+    expect(hash((l) => l.add(5, 2, 'd', [0x5010, 0x7000], null))).toBe(one);
+    expect(hash((l) => l.add(5, 2, 'd', null, [{ start: 0x5010n, end: 0x7000n }]))).toBe(one);
+    expect(hash((l) => l.addSingle(5, 2, 'e', 0x5010, 0x7000))).not.toBe(one);
+    expect(hash((l) => l.addSingle(5, 3, 'd', 0x5010, 0x7000))).not.toBe(one);
+  });
+
+  it('live mappings keep their fields through slot reuse; get and values give them back', () => {
+    const l = new IommuLive();
+    for (let i = 0; i < 100; i++) l.addSingle(i * 4, 2, `d${i}`, i * 0x4000, i * 0x4000 + 0x2000); // past the first capacity
+    for (let i = 0; i < 100; i += 2) expect(l.delete(i * 4)).toBe(true);
+    expect(l.delete(0)).toBe(false);
+    l.add(1000, 3, 'sg', [0x3e8000, 0x3e9000, 0x3ea000, 0x3eb000], null); // into a freed slot
+    l.add(2000, 1, 'big', null, [{ start: 1n << 60n, end: (1n << 60n) + 0x1000n }]);
+    expect(l.size).toBe(52);
+    expect(l.get(4)).toEqual(new IommuMapping(4, 2, 'd1', [0x4000, 0x6000], null));
+    expect(l.get(8)).toBeUndefined();
+    expect(l.get(1000)!.ranges).toEqual([{ start: 0x3e8000n, end: 0x3e9000n }, { start: 0x3ea000n, end: 0x3eb000n }]);
+    expect(l.get(2000)!.ranges).toEqual([{ start: 1n << 60n, end: (1n << 60n) + 0x1000n }]);
+    const s = l.slot(396);
+    expect([l.devOf(s), l.isSingle(s), l.startOf(s), l.endOf(s)]).toEqual(['d99', true, 99 * 0x4000, 99 * 0x4000 + 0x2000]);
+    expect(l.isSingle(l.slot(1000))).toBe(false);
+    expect(l.values().map((m) => m.iovaPfn).sort((a, b) => a - b)).toEqual([...Array.from({ length: 50 }, (_, i) => (2 * i + 1) * 4), 1000, 2000]);
+    expect(l.overlapping()).toBeNull();
   });
 
   it('the invariant check names the first two live mappings (by IOVA) that overlap', () => {

@@ -13,7 +13,7 @@ import type { Hasher } from '../util/hash.ts';
 import { exactNum, exactRange } from '../util/exact.ts';
 import { DMA_BIT_MASK, hex016, maskBits } from '../util/hex.ts';
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './io-pgtable.ts';
-import { IommuDomain, IommuMapping, iommu_domain_flush_iotlb_all, iommu_iova_to_phys, iommu_map_pages, iommu_unmap_fast, iommu_iotlb_sync, type IotlbGather } from './iommu.ts';
+import { IommuDomain, iommu_domain_flush_iotlb_all, iommu_iova_to_phys, iommu_map_pages, iommu_unmap_fast, iommu_iotlb_sync, type IotlbGather } from './iommu.ts';
 import { iommu_dma_map_sg, iommu_dma_unmap_sg, iommu_dma_sync_sg_for_cpu, iommu_dma_sync_sg_for_device } from './dma-iommu-sg.ts';
 
 export { iommu_dev_access } from './dev-access.ts';
@@ -75,7 +75,7 @@ export class IommuState {
     for (const d of this.byName.values()) {
       const e = d.iovad.checkInvariants();
       if (e) return `domain ${d.name}: ${e}`;
-      const twice = d.overlappingLive();
+      const twice = d.live.overlapping();
       if (twice) {
         const [a, b] = twice;
         return `domain ${d.name}: IOVA handed out twice [iova=${hex016(d.iova(b.iovaPfn))}] [devices=${a.dev},${b.dev}]`;
@@ -164,7 +164,7 @@ export function iommu_dma_free_iova(k: Kernel, dom: IommuDomain, pfn: number, pa
  * then `big` holds them).
  */
 export function recordMapping(dom: IommuDomain, dev: Device, pfn: number, pages: number, rangesN: number[] | null, big: { start: bigint; end: bigint }[] | null): void {
-  dom.live.set(pfn, new IommuMapping(pfn, pages, dev.name, rangesN, big));
+  dom.live.add(pfn, pages, dev.name, rangesN, big);
 }
 
 /** __iommu_dma_map: allocate an IOVA for the granule-aligned span, map it; returns IOVA + offset. */
@@ -188,7 +188,7 @@ export function __iommu_dma_map(k: Kernel, dev: Device, phys: bigint, size: numb
   }
   const start = dom.at(pfn, iova_off);
   const startN = exactRange(start, size);
-  if (startN >= 0) recordMapping(dom, dev, pfn, pages, [startN, startN + size], null);
+  if (startN >= 0) dom.live.addSingle(pfn, pages, dev.name, startN, startN + size);
   else recordMapping(dom, dev, pfn, pages, null, [{ start: BigInt(start), end: BigInt(start) + BigInt(size) }]);
   return BigInt(start);
 }

@@ -40,17 +40,170 @@ export class IommuMapping {
     for (let i = 0; i < r.length; i += 2) out.push({ start: BigInt(r[i]!), end: BigInt(r[i + 1]!) });
     return out;
   }
+}
 
-  /** Folds the ranges: their count, then each start and end as Hasher.big (num() gives the same words for an exact value). */
-  hashRanges(h: Hasher): void {
-    const r = this.rangesN;
-    if (r === null) {
-      h.u32(this.big!.length);
-      for (const x of this.big!) h.big(x.start).big(x.end);
+/**
+ * The live dma-iommu mappings of one domain, by IOVA pfn (model bookkeeping). Each mapping's pfn,
+ * pages, device name and ranges sit in a slot of parallel arrays, found through a NumMap from pfn
+ * to slot: an IommuMapping object and a ranges array per mapping were two more objects alive from
+ * map to unmap, and at 64 devices those outlive the young generation; the invariant check and the
+ * state mark read every mapping, and read them faster from arrays than from objects scattered over
+ * the heap (BENCHMARKS.md, fifteenth round). A mapping with one exact range keeps it in
+ * `start` / `end`; any other keeps its ranges in `rangesN` (flattened numbers) or `big`.
+ * `get`, `values` and `set` speak IommuMapping, made or read on demand, for tests and cold paths.
+ */
+export class IommuLive {
+  private readonly slotOf = new NumMap<number>();
+  private pagesA = new Float64Array(64);
+  private startA = new Float64Array(64);
+  private endA = new Float64Array(64);
+  private readonly devA: string[] = [];
+  /** Per slot: the flattened ranges when not one exact pair, else null. */
+  private readonly rangesNA: (number[] | null)[] = [];
+  /** Per slot: the ranges as bigints when some end is not exact, else null. */
+  private readonly bigA: (readonly { start: bigint; end: bigint }[] | null)[] = [];
+  private readonly freeSlots: number[] = [];
+  private used = 0;
+
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  /** The slot of the mapping kept under `pfn`, or -1. */
+  slot(pfn: number): number {
+    return this.slotOf.get(pfn) ?? -1;
+  }
+
+  devOf(slot: number): string {
+    return this.devA[slot]!;
+  }
+
+  /** Is the mapping's one range [start, end) exact, in startOf / endOf? (Else rangesNOf or bigRangesOf holds them.) */
+  isSingle(slot: number): boolean {
+    return this.rangesNA[slot] === null && this.bigA[slot] === null;
+  }
+
+  startOf(slot: number): number {
+    return this.startA[slot]!;
+  }
+
+  endOf(slot: number): number {
+    return this.endA[slot]!;
+  }
+
+  /** The flattened ranges of a mapping with several exact ones, else null. */
+  rangesNOf(slot: number): number[] | null {
+    return this.rangesNA[slot]!;
+  }
+
+  /** A mapping that became live: one exact range [start, end) (no array made for it). */
+  addSingle(pfn: number, pages: number, dev: string, start: number, end: number): void {
+    const s = this.take(pfn, pages, dev);
+    this.startA[s] = start;
+    this.endA[s] = end;
+    this.rangesNA[s] = null;
+    this.bigA[s] = null;
+  }
+
+  /** A mapping that became live, its ranges as IommuMapping holds them (rangesN, else big). */
+  add(pfn: number, pages: number, dev: string, rangesN: number[] | null, big: readonly { start: bigint; end: bigint }[] | null): void {
+    if (rangesN !== null && rangesN.length === 2) {
+      this.addSingle(pfn, pages, dev, rangesN[0]!, rangesN[1]!);
       return;
     }
-    h.u32(r.length / 2);
-    for (let i = 0; i < r.length; i++) h.num(r[i]!);
+    const s = this.take(pfn, pages, dev);
+    this.rangesNA[s] = rangesN;
+    this.bigA[s] = rangesN === null ? big : null;
+  }
+
+  set(pfn: number, m: IommuMapping): void {
+    this.add(pfn, m.pages, m.dev, m.rangesN, m.rangesN === null ? m.ranges : null);
+  }
+
+  delete(pfn: number): boolean {
+    const s = this.slotOf.get(pfn);
+    if (s === undefined) return false;
+    this.slotOf.delete(pfn);
+    this.rangesNA[s] = null;
+    this.bigA[s] = null;
+    this.freeSlots.push(s);
+    return true;
+  }
+
+  /** The mapping kept under pfn, as a new IommuMapping, or undefined. */
+  get(pfn: number): IommuMapping | undefined {
+    const s = this.slotOf.get(pfn);
+    return s === undefined ? undefined : this.mapping(pfn, s);
+  }
+
+  /** Every live mapping as a new IommuMapping, in no particular order. */
+  values(): IommuMapping[] {
+    const out: IommuMapping[] = [];
+    this.slotOf.forEach((s, pfn) => out.push(this.mapping(pfn, s)));
+    return out;
+  }
+
+  /**
+   * The count, then by IOVA pfn each mapping's pfn, pages and device, then its ranges: their count,
+   * then each start and end as Hasher.big folds them (num() gives the same words for an exact value,
+   * so a mapping folds alike whichever way its ranges are held).
+   */
+  hashInto(h: Hasher): void {
+    const pfns = this.slotOf.sortedKeys();
+    h.u32(pfns.length);
+    for (let i = 0; i < pfns.length; i++) {
+      const pfn = pfns[i]!;
+      const s = this.slotOf.get(pfn)!;
+      h.num(pfn).num(this.pagesA[s]!).str(this.devA[s]!);
+      const r = this.rangesNA[s]!;
+      const big = this.bigA[s]!;
+      if (r !== null) {
+        h.u32(r.length / 2);
+        for (let j = 0; j < r.length; j++) h.num(r[j]!);
+      } else if (big !== null) {
+        h.u32(big.length);
+        for (const x of big) h.big(x.start).big(x.end);
+      } else h.u32(1).num(this.startA[s]!).num(this.endA[s]!);
+    }
+  }
+
+  /** The first two live mappings, by IOVA pfn, whose page spans overlap, or null (pfns sorted as numbers: no object per mapping is read). */
+  overlapping(): [IommuMapping, IommuMapping] | null {
+    const pfns = this.slotOf.sortedKeys();
+    for (let i = 1; i < pfns.length; i++) {
+      const prev = pfns[i - 1]!;
+      if (prev + this.pagesA[this.slotOf.get(prev)!]! > pfns[i]!) return [this.get(prev)!, this.get(pfns[i]!)!];
+    }
+    return null;
+  }
+
+  private mapping(pfn: number, s: number): IommuMapping {
+    const r = this.rangesNA[s]!;
+    const big = this.bigA[s]!;
+    return new IommuMapping(pfn, this.pagesA[s]!, this.devA[s]!, r ?? (big === null ? [this.startA[s]!, this.endA[s]!] : null), big);
+  }
+
+  /** A slot for a mapping under pfn (a pfn already live is replaced, as a Map's set would). */
+  private take(pfn: number, pages: number, dev: string): number {
+    this.delete(pfn);
+    let s = this.freeSlots.pop();
+    if (s === undefined) {
+      s = this.used++;
+      if (s === this.pagesA.length) {
+        const grow = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+          const b = new Float64Array(a.length * 2);
+          b.set(a);
+          return b;
+        };
+        this.pagesA = grow(this.pagesA);
+        this.startA = grow(this.startA);
+        this.endA = grow(this.endA);
+      }
+    }
+    this.slotOf.set(pfn, s);
+    this.pagesA[s] = pages;
+    this.devA[s] = dev;
+    return s;
   }
 }
 
@@ -75,8 +228,8 @@ export class IommuDomain {
   readonly iovad: IovaDomain;
   /** cookie->fq_domain: set for lazy (IOMMU_DOMAIN_DMA_FQ) domains. */
   readonly fq: FlushQueue | null;
-  /** Live dma-iommu mappings by IOVA pfn (a NumMap: no table copies under churn, util/num-map.ts). */
-  readonly live = new NumMap<IommuMapping>();
+  /** Live dma-iommu mappings by IOVA pfn. */
+  readonly live = new IommuLive();
 
   constructor(k: Kernel, cfg: DomainConfig) {
     this.name = cfg.name;
@@ -160,31 +313,7 @@ export class IommuDomain {
     this.pgtable.hashInto(h);
     this.iotlb.hashInto(h);
     if (this.fq) this.fq.hashInto(h);
-    // By IOVA pfn, the key each mapping is kept under (its iovaPfn: keys are unique).
-    const pfns = this.live.sortedKeys();
-    h.u32(pfns.length);
-    for (let i = 0; i < pfns.length; i++) {
-      const m = this.live.get(pfns[i]!)!;
-      h.num(m.iovaPfn).num(m.pages).str(m.dev);
-      m.hashRanges(h);
-    }
-  }
-
-  /**
-   * The first two live mappings (by IOVA pfn) whose IOVA ranges overlap, or null. Walks the pfns
-   * sorted as numbers (the map's keys: each mapping is kept under its iovaPfn): sorting the
-   * mapping objects with a comparator took 1.3 ms of a 2.0 ms invariant check at 64 domains
-   * (BENCHMARKS.md, fifteenth round).
-   */
-  overlappingLive(): [IommuMapping, IommuMapping] | null {
-    const pfns = this.live.sortedKeys();
-    let prev: IommuMapping | undefined;
-    for (let i = 0; i < pfns.length; i++) {
-      const m = this.live.get(pfns[i]!)!;
-      if (prev !== undefined && prev.iovaPfn + prev.pages > m.iovaPfn) return [prev, m];
-      prev = m;
-    }
-    return null;
+    this.live.hashInto(h);
   }
 }
 
