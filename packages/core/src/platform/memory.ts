@@ -6,6 +6,7 @@ import { ModelInputError } from '../kernel.ts';
 import { chunkDigest, STATE_HASH_VERSION, type Hasher, type StateHashVersion, type WordDigest } from '../util/hash.ts';
 import { exactNum, low32 } from '../util/exact.ts';
 import { hex016 } from '../util/hex.ts';
+import { sortNumbers } from '../util/array.ts';
 
 /** Contents are stored in 4 KiB chunks, whatever the platform page size. */
 const CHUNK_SHIFT = 12n;
@@ -350,7 +351,7 @@ export class Memory {
   private inOrder(): { keys: number[]; chunks: Chunk[] } {
     const fresh = this.fresh;
     if (fresh.length === 0) return this.sorted;
-    const add = Float64Array.from(fresh).sort(); // numeric order (chunk numbers are distinct)
+    const add = sortNumbers(Float64Array.from(fresh)); // numeric order (chunk numbers are distinct)
     this.fresh = [];
     const { keys: old, chunks: oldChunks } = this.sorted;
     const keys = new Array<number>(old.length + add.length);

@@ -12,6 +12,8 @@
 // under churn it allocates nothing; it grows by doubling at half full and never shrinks.
 // Iteration order is the table's, which means nothing: callers that hash or list entries sort.
 
+import { sortNumbers } from './array.ts';
+
 /** An empty slot's key. */
 const EMPTY = -1;
 
@@ -124,13 +126,13 @@ export class NumMap<V> {
     this.count = 0;
   }
 
-  /** The keys in ascending order (a new array, sorted natively: for state marks and cold paths). */
+  /** The keys in ascending order (a new array: for state marks and cold paths). */
   sortedKeys(): Float64Array {
     const out = new Float64Array(this.count);
     let n = 0;
     const keys = this.keys;
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) out[n++] = keys[i]!;
-    return out.sort();
+    return sortNumbers(out);
   }
 
   /** The values, in forEach's order (a new array: for cold paths). */
