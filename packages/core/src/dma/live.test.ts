@@ -107,6 +107,32 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
     expect(checks).toBeGreaterThan(1000);
   });
 
+  it('a removed single mapping\'s record is refilled by the next one: fields, indexes and hash are the new mapping\'s', () => {
+    const fields = (m: LiveMapping) => ({ ...m, id: 0, seen: 0, busNode: 0, cpuNode: 0, bus: m.bus, cpu: m.cpu, older: null, newer: null });
+    const live = new LiveMappings();
+    const old = live.addSingle(1, 'd1', 'single', 0x5000n, 300, 0x9000n, 2, 'direct', false);
+    old.owner = 'cpu';
+    const keep = live.addSingle(1, 'd1', 'single', 0x20000n, 64, 0x30000n, 1, 'direct', false);
+    expect(live.remove(1, 'single', 0x5000n, 300)).toBe(old);
+    const m = live.addSingle(0, 'd0', 'coherent', 0x7_0000n, 4096, 0x8_0000n, 0, 'swiotlb', true);
+    expect(m).toBe(old); // the same object, refilled
+    const fresh = new LiveMappings();
+    fresh.addSingle(1, 'd1', 'single', 0x20000n, 64, 0x30000n, 1, 'direct', false);
+    const want = fresh.addSingle(0, 'd0', 'coherent', 0x7_0000n, 4096, 0x8_0000n, 0, 'swiotlb', true);
+    expect(fields(m)).toEqual(fields(want));
+    expect(m.id).toBe(3);
+    expect(ids(live.overlappingBus(0, 0x7_0800n, 8))).toEqual([3]);
+    expect(ids(live.overlappingBus(1, 0x5000n, 8))).toEqual([]); // the old span is gone from the index
+    expect(ids(live.overlappingCpu(0x8_0fffn, 1))).toEqual([3]);
+    expect(ids(live.overlappingCpu(0x9000n, 300))).toEqual([]);
+    expect(live.all()).toEqual([keep, m]);
+    // A bigint-only mapping (not exact) does not take the record: it is made as before.
+    live.remove(0, 'coherent', 0x7_0000n, 4096);
+    const big = live.addSingle(0, 'd0', 'single', 1n << 60n, 16, 0x1000n, 1, 'direct', false);
+    expect(big).not.toBe(old);
+    expect(big.busR).toBeNull();
+  });
+
   it('remove prefers the mapping of that kind with the same size, else the first of the kind', () => {
     const live = new LiveMappings();
     const a = live.addSingle(0, 'd0', 'single', 0x1000n, 64, 0x9000n, 1, 'direct', false);

@@ -64,24 +64,49 @@ class Live implements LiveMapping {
   older: Live | null = null;
   newer: Live | null = null;
   constructor(
-    readonly id: number,
-    readonly dev: number,
-    readonly devName: string,
-    readonly kind: LiveKind,
-    readonly addr: bigint,
-    readonly size: number,
-    readonly phys: bigint,
-    readonly dir: number,
-    readonly path: Path,
-    readonly mmio: boolean,
-    readonly nents: number,
+    public id: number,
+    public dev: number,
+    public devName: string,
+    public kind: LiveKind,
+    public addr: bigint,
+    public size: number,
+    public phys: bigint,
+    public dir: number,
+    public path: Path,
+    public mmio: boolean,
+    public nents: number,
     public owner: Owner,
-    readonly busR: number[] | null,
-    readonly cpuR: number[] | null,
+    public busR: number[] | null,
+    public cpuR: number[] | null,
     /** The spans of an sg mapping; null for one span each ([addr, +size) and [phys, +size)). */
     private busS: readonly Span[] | null,
     private cpuS: readonly Span[] | null,
   ) {}
+
+  /**
+   * Refills a freed single or coherent mapping whose ranges were exact, with new ones that are
+   * (LiveMappings.addSingle): the record and its two range arrays are reused.
+   */
+  refill(id: number, dev: number, devName: string, kind: LiveKind, addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean, owner: Owner, busStart: number, cpuStart: number): void {
+    this.id = id;
+    this.dev = dev;
+    this.devName = devName;
+    this.kind = kind;
+    this.addr = addr;
+    this.size = size;
+    this.phys = phys;
+    this.dir = dir;
+    this.path = path;
+    this.mmio = mmio;
+    this.owner = owner;
+    const br = this.busR!;
+    br[0] = busStart;
+    br[1] = busStart + size;
+    const cr = this.cpuR!;
+    cr[0] = cpuStart;
+    cr[1] = cpuStart + size;
+    this.seen = 0;
+  }
 
   /** Made anew at each read for a single mapping (the bigint paths only), and not kept. */
   get bus(): readonly Span[] {
@@ -132,6 +157,13 @@ function hashSpanList(h: Hasher, list: readonly Span[] | null, r: readonly numbe
     return;
   }
   for (const s of list) h.big(s.start).num(s.len);
+}
+
+/** Would numericRange() give both ranges of a single mapping (its bus and CPU span exact)? */
+function exactSingle(addr: bigint, phys: bigint, size: number): boolean {
+  const a = exactNum(addr);
+  const p = exactNum(phys);
+  return a >= 0 && a + size <= Number.MAX_SAFE_INTEGER && p >= 0 && p + size <= Number.MAX_SAFE_INTEGER;
 }
 
 /** numericRanges() of the one span [start, start + len): [start, end] or null. */
@@ -469,6 +501,12 @@ export class LiveMappings {
    * and sort it — at a 64-device state mark, with ~9 k mappings live, that was a third of the
    * mappings' share of the mark (BENCHMARKS.md, thirteenth round). Not state.
    */
+  /**
+   * Not state: removed single and coherent records whose ranges were exact, for addSingle to
+   * refill. With 64 devices' mappings in flight a record and its two range arrays live through
+   * scavenges and were promoted, three objects per mapping (BENCHMARKS.md, fifteenth round).
+   */
+  private readonly spare: Live[] = [];
   private oldest: Live | null = null;
   private newest: Live | null = null;
   /** Per device index: bus spans; and CPU spans of every device. */
@@ -505,6 +543,12 @@ export class LiveMappings {
 
   addSingle(dev: number, devName: string, kind: 'single' | 'coherent', addr: bigint, size: number, phys: bigint, dir: number, path: Path, mmio: boolean): LiveMapping {
     const owner = kind === 'coherent' ? 'shared' : 'device';
+    const spare = this.spare.length > 0 ? exactSingle(addr, phys, size) : false;
+    if (spare) {
+      const m = this.spare.pop()!;
+      m.refill(this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, owner, exactNum(addr), exactNum(phys));
+      return this.add(m);
+    }
     return this.add(new Live(this.nextId++, dev, devName, kind, addr, size, phys, dir, path, mmio, 1, owner, numericRange(addr, size), numericRange(phys, size), null, null));
   }
 
@@ -561,6 +605,9 @@ export class LiveMappings {
     else this.newest = older;
     m.older = m.newer = null;
     this.total--;
+    // A single or coherent record with exact ranges goes back for addSingle to refill. Callers do
+    // not keep what remove() returns past their next call into the model.
+    if (m.nents === 1 && m.kind !== 'sg' && m.busR !== null && m.cpuR !== null) this.spare.push(m);
     return m;
   }
 
