@@ -45,6 +45,14 @@ const DMA_DEBUG_ENTRY_BYTES = 128;
  */
 export type ResourceRamCheck = 'wrapper' | 'debug';
 
+/**
+ * Freed entries are kept for reuse only while at least this many are live: only then do entries
+ * outlive the young generation (at 64 devices ~16 k are live); with a few hundred live, a new
+ * entry dies young and costs less than refilling an old one (a scatterlist's 16 entries, refilled,
+ * took 5–10 % longer to map and unmap on the direct-only log: BENCHMARKS.md, fifteenth round).
+ */
+const REUSE_ENTRIES_ABOVE = 4096;
+
 export class DmaDebug {
   /** error_count (debugfs dma-api/error_count): every error, printed or not. */
   errorCount = 0;
@@ -60,6 +68,13 @@ export class DmaDebug {
   /** nr_total_entries: the entry pool (grown a page of entries at a time, never shrunk). */
   nrTotalEntries = PREALLOC_DMA_DEBUG_ENTRIES;
   private overlapWarned = false;
+  /**
+   * Not state: freed entry objects, which newEntry() refills as the kernel reuses its free_entries.
+   * With 64 devices' mappings in flight an entry lives through scavenges and was promoted, the
+   * largest kind of object a mapping promoted (BENCHMARKS.md, fifteenth round); a reused entry is
+   * old already. Nothing keeps an entry after dma_entry_free: its messages are printed at once.
+   */
+  private readonly freeEntries: DebugEntry[] = [];
   /** Devices whose driver was released: dev_driver_string() then prints the bus name. */
   private readonly unbound = new Set<Device>();
 
@@ -182,9 +197,18 @@ export class DmaDebug {
     return rc;
   }
 
-  /** dma_entry_free(): drop the cacheline reference (the entry goes back to the pool). */
+  /** dma_entry_free(): drop the cacheline reference; the entry goes back to the pool (freeEntries). */
   private dma_entry_free(entry: DebugEntry): void {
     if (entry.direction !== DMA_TO_DEVICE) this.cachelines.removeAt(entry.paddr);
+    if (this.hash.size >= REUSE_ENTRIES_ABOVE) this.freeEntries.push(entry);
+  }
+
+  /**
+   * A freed entry object for newEntry() to fill in, or undefined (then it makes one). Called only
+   * from there, with every field set before the entry is used.
+   */
+  spareEntry(): DebugEntry | undefined {
+    return this.freeEntries.pop();
   }
 
   /** check_unmap(): every mismatch is reported, then the entry is removed anyway. */

@@ -52,6 +52,41 @@ describe('dma-debug entries (debug_dma_map_phys / debug_dma_map_page / debug_dma
     ]);
   });
 
+  it('a freed entry is reused for the next mapping, with every field its own, while 4096 or more are live (dma_entry_free / dma_entry_alloc)', () => {
+    const { k, dev, other, next } = setup('6.18');
+    const entryAt = (d: typeof dev, addr: bigint, size: number) => k.debug.hash.bucket_find_exact({ dev: d, type: 'phy', paddr: 0n, devAddr: addr, size, direction: DMA_TO_DEVICE, sgCallEnts: 0 });
+    const cycle = () => {
+      next();
+      debug_dma_map_phys(k, dev, 0x100040n, 4096, DMA_FROM_DEVICE, 0x100040n, 0);
+      const first = entryAt(dev, 0x100040n, 4096)!;
+      debug_dma_mapping_error(k, dev, 0x100040n);
+      next();
+      debug_dma_unmap_phys(k, dev, 0x100040n, 4096, DMA_FROM_DEVICE, 0);
+      next(1);
+      const sg: SgList = { segments: [{ phys: 0x300000n, size: 512 }], dma: [{ addr: 0x7000n, len: 512 }] };
+      debug_dma_map_sg(k, other, sg, DMA_TO_DEVICE, 0);
+      const again = entryAt(other, 0x7000n, 512)!;
+      const { bPrev: _p, bNext, dPrev, dNext, ...fields } = again;
+      expect(fields).toEqual({
+        dev: other, type: 'scatter-gather', paddr: 0x300000n, devAddr: 0x7000n, size: 512, direction: DMA_TO_DEVICE,
+        sgCallEnts: 1, sgMappedEnts: 1, mapErrType: 0, hook: 'debug_dma_map_sg', api: '__dma_map_sg_attrs', seq: k.seq, cpu: 1,
+        devAddrN: 0x7000,
+      });
+      expect([bNext, dPrev, dNext]).toEqual([null, again, null]); // the last of its bucket, the only one of its device there
+      debug_dma_unmap_sg(k, other, sg, DMA_TO_DEVICE);
+      return { first, again };
+    };
+    // A few live: a new object each time.
+    const few = cycle();
+    expect(few.again).not.toBe(few.first);
+    // 4096 more live (one page each, far from the others): the freed entry is refilled.
+    for (let i = 0; i < 4096; i++) debug_dma_map_phys(k, dev, 0x4000_0000n + BigInt(i) * 4096n, 64, DMA_TO_DEVICE, 0x4000_0000n + BigInt(i) * 4096n, 0);
+    const many = cycle();
+    expect(many.again).toBe(many.first);
+    expect(k.debug.dump().filter((l) => l.includes('scatter-gather'))).toEqual([]);
+    expect(k.debug.entryCount).toBe(4096);
+  });
+
   it('6.17 records dma_map_page_attrs as single and dma_map_resource as resource', () => {
     const { k, dev } = setup('6.17');
     debug_dma_map_page(k, dev, 0x200000n, 512, DMA_TO_DEVICE, 0x200000n, 0);
