@@ -18,34 +18,32 @@ export { HASH_SIZE, hash_fn, type DebugEntry, type DebugType } from './debug-has
 const PAGE_OFFSET = 0xffff888000000000n;
 
 function newEntry(k: Kernel, e: Omit<DebugEntry, keyof MapSite | keyof DebugLinks | 'devAddrN'>, hook: string, api: string): DebugEntry {
-  const r = k.debug.spareEntry();
-  if (r !== undefined) {
-    // A freed entry, every field set again (its links are null since hash_bucket_del).
-    r.dev = e.dev;
-    r.type = e.type;
-    r.paddr = e.paddr;
-    r.devAddr = e.devAddr;
-    r.size = e.size;
-    r.direction = e.direction;
-    r.sgCallEnts = e.sgCallEnts;
-    r.sgMappedEnts = e.sgMappedEnts;
-    r.mapErrType = e.mapErrType;
-    r.hook = hook;
-    r.api = api;
-    r.seq = k.seq;
-    r.cpu = k.cpu;
-    r.devAddrN = exactRange(e.devAddr, e.size);
-    r.bPrev = r.bNext = r.dPrev = r.dNext = null;
-    return k.debug.dma_entry_alloc(r);
-  }
-  // Field by field rather than a spread: every entry gets the same object shape (hot path).
-  return k.debug.dma_entry_alloc({
-    dev: e.dev, type: e.type, paddr: e.paddr, devAddr: e.devAddr, size: e.size, direction: e.direction,
-    sgCallEnts: e.sgCallEnts, sgMappedEnts: e.sgMappedEnts, mapErrType: e.mapErrType,
-    hook, api, seq: k.seq, cpu: k.cpu,
-    devAddrN: exactRange(e.devAddr, e.size),
+  // A freed entry (its links are null since hash_bucket_del), else a new one; every field set here.
+  const r = k.debug.spareEntry() ?? blankEntry(e.dev);
+  r.dev = e.dev;
+  r.type = e.type;
+  r.paddr = e.paddr;
+  r.devAddr = e.devAddr;
+  r.size = e.size;
+  r.direction = e.direction;
+  r.sgCallEnts = e.sgCallEnts;
+  r.sgMappedEnts = e.sgMappedEnts;
+  r.mapErrType = e.mapErrType;
+  r.hook = hook;
+  r.api = api;
+  r.seq = k.seq;
+  r.cpu = k.cpu;
+  r.devAddrN = exactRange(e.devAddr, e.size);
+  return k.debug.dma_entry_alloc(r);
+}
+
+/** An entry with every field, in one order: all entries share one object shape (hot path). */
+function blankEntry(dev: Device): DebugEntry {
+  return {
+    dev, type: 'phy', paddr: 0n, devAddr: 0n, size: 0, direction: 0, sgCallEnts: 0, sgMappedEnts: 0, mapErrType: 0,
+    hook: '', api: '', seq: 0, cpu: 0, devAddrN: -1,
     bPrev: null, bNext: null, dPrev: null, dNext: null,
-  });
+  };
 }
 
 // ---- hooks called by mapping.ts, where the kernel calls debug_* ----

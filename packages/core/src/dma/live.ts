@@ -5,7 +5,7 @@
 import type { Path, SgList } from '../events.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey, exactNum, exactRange } from '../util/exact.ts';
-import { removeAt } from '../util/array.ts';
+import { doubled, removeAt } from '../util/array.ts';
 import { ExactKeyMap, NumMap } from '../util/num-map.ts';
 
 export type LiveKind = 'single' | 'sg' | 'coherent';
@@ -159,18 +159,20 @@ function hashSpanList(h: Hasher, list: readonly Span[] | null, r: readonly numbe
   for (const s of list) h.big(s.start).num(s.len);
 }
 
+/** Is [n, n + len) exact as numbers? (n from exactNum: -1 when the start is not.) */
+function exactSpan(n: number, len: number): boolean {
+  return n >= 0 && n + len <= Number.MAX_SAFE_INTEGER;
+}
+
 /** Would numericRange() give both ranges of a single mapping (its bus and CPU span exact)? */
 function exactSingle(addr: bigint, phys: bigint, size: number): boolean {
-  const a = exactNum(addr);
-  const p = exactNum(phys);
-  return a >= 0 && a + size <= Number.MAX_SAFE_INTEGER && p >= 0 && p + size <= Number.MAX_SAFE_INTEGER;
+  return exactSpan(exactNum(addr), size) && exactSpan(exactNum(phys), size);
 }
 
 /** numericRanges() of the one span [start, start + len): [start, end] or null. */
 function numericRange(start: bigint, len: number): number[] | null {
   const n = exactNum(start);
-  const end = n + len;
-  return n < 0 || end > Number.MAX_SAFE_INTEGER ? null : [n, end];
+  return exactSpan(n, len) ? [n, n + len] : null;
 }
 
 /** [start, end) of each span as numbers, flattened; null unless every end is exact (util/exact.ts). */
@@ -341,14 +343,12 @@ class SpanIndex {
       return f;
     }
     if (this.used === this.next.length) {
-      const n = this.used * 2;
-      const grow = <T extends Int32Array | Float64Array>(a: T, b: T): T => (b.set(a), b);
-      this.next = grow(this.next, new Int32Array(n));
-      this.prev = grow(this.prev, new Int32Array(n));
-      this.chain = grow(this.chain, new Int32Array(n));
-      this.gran = grow(this.gran, new Float64Array(n));
-      this.lo = grow(this.lo, new Float64Array(n));
-      this.hi = grow(this.hi, new Float64Array(n));
+      this.next = doubled(this.next);
+      this.prev = doubled(this.prev);
+      this.chain = doubled(this.chain);
+      this.gran = doubled(this.gran);
+      this.lo = doubled(this.lo);
+      this.hi = doubled(this.hi);
     }
     this.owner.push(null);
     return this.used++;

@@ -14,6 +14,7 @@ import { EEXIST, IoPgtable } from './io-pgtable.ts';
 import { Iotlb } from './iotlb.ts';
 import { IovaDomain } from './iova.ts';
 import { NumMap } from '../util/num-map.ts';
+import { doubled } from '../util/array.ts';
 
 export const EINVAL = 22;
 
@@ -190,14 +191,9 @@ export class IommuLive {
     if (s === undefined) {
       s = this.used++;
       if (s === this.pagesA.length) {
-        const grow = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
-          const b = new Float64Array(a.length * 2);
-          b.set(a);
-          return b;
-        };
-        this.pagesA = grow(this.pagesA);
-        this.startA = grow(this.startA);
-        this.endA = grow(this.endA);
+        this.pagesA = doubled(this.pagesA);
+        this.startA = doubled(this.startA);
+        this.endA = doubled(this.endA);
       }
     }
     this.slotOf.set(pfn, s);

@@ -3,6 +3,7 @@
 // nothing of devices or the DMA API; the only outside service it uses is delayed work (the depot).
 
 import type { Hasher } from '../util/hash.ts';
+import { doubled } from '../util/array.ts';
 
 /** One allocated range [pfn_lo, pfn_hi] (struct iova). */
 export interface Iova {
@@ -229,12 +230,8 @@ export class IovaDomain {
       throw new Error(`iova: [${pfn_lo}, ${pfn_hi}] overlaps an allocated range`);
     }
     if (n === this.lo.length) {
-      const lo = new Float64Array(n * 2);
-      const hi = new Float64Array(n * 2);
-      lo.set(this.lo);
-      hi.set(this.hi);
-      this.lo = lo;
-      this.hi = hi;
+      this.lo = doubled(this.lo);
+      this.hi = doubled(this.hi);
     }
     this.lo.copyWithin(i + 2, i + 1, n);
     this.hi.copyWithin(i + 2, i + 1, n);

@@ -10,6 +10,15 @@ export function removeAt<T>(a: T[], i: number): void {
   a.pop();
 }
 
+/** A copy of `a` in an array twice its length (the rest zero): the model's typed-array tables grow by it. */
+export function doubled(a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer>;
+export function doubled(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer>;
+export function doubled(a: Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer>): Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer> {
+  const b = a instanceof Float64Array ? new Float64Array(a.length * 2) : new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 /**
  * Sorts a Float64Array of numbers (no NaN) in place, ascending, and returns it: what `a.sort()`
  * gives. A quicksort (median of three, the smaller side first, so the stack stays logarithmic)
