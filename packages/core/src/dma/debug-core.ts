@@ -47,9 +47,10 @@ export type ResourceRamCheck = 'wrapper' | 'debug';
 
 /**
  * Freed entries are kept for reuse only while at least this many are live: only then do entries
- * outlive the young generation (at 64 devices ~16 k are live); with a few hundred live, a new
- * entry dies young and costs less than refilling an old one (a scatterlist's 16 entries, refilled,
- * took 5–10 % longer to map and unmap on the direct-only log: BENCHMARKS.md, fifteenth round).
+ * outlive the young generation (the 64-device pipeline logs keep 7–14 k live). With the ~2 k of 8
+ * devices a new entry dies young and costs less than refilling an old one: a scatterlist's 16
+ * entries, refilled, took 5–10 % longer to map and unmap on the direct-only log (BENCHMARKS.md,
+ * fifteenth round).
  */
 const REUSE_ENTRIES_ABOVE = 4096;
 

@@ -79,7 +79,7 @@ export class IommuLive {
     return this.devA[slot]!;
   }
 
-  /** Is the mapping's one range [start, end) exact, in startOf / endOf? (Else rangesNOf or bigRangesOf holds them.) */
+  /** Is the mapping's one range [start, end) exact, in startOf / endOf? (Else rangesNOf holds them, or they are bigints: get().ranges.) */
   isSingle(slot: number): boolean {
     return this.rangesNA[slot] === null && this.bigA[slot] === null;
   }

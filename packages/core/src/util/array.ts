@@ -1,6 +1,7 @@
 // In-place array edits for hot paths: Array.prototype.splice allocates the array of removed
-// elements on every call, and these run for every map and unmap. And a numeric sort of a
-// Float64Array faster than the native one for the short arrays state marks sort.
+// elements on every call, and these run for every map and unmap. Also the growth step of the
+// model's typed-array tables, and a numeric sort of a Float64Array faster than the native one for
+// the short arrays state marks sort.
 
 /** a.splice(i, 1) without its result array: removes a[i] (0 ≤ i < a.length), keeping order. */
 export function removeAt<T>(a: T[], i: number): void {
