@@ -21,11 +21,11 @@ export function doubled(a: Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer>):
 }
 
 /**
- * Sorts a Float64Array of numbers (no NaN) in place, ascending, and returns it: what `a.sort()`
- * gives. A quicksort (median of three, the smaller side first, so the stack stays logarithmic)
- * with insertion sort below 16 elements: V8's TypedArray sort took ~7 µs for 130 keys where this
- * takes ~3, and a state mark or invariant check at 64 IOMMU domains sorts 64 such arrays
- * (BENCHMARKS.md, fifteenth round).
+ * Sorts a Float64Array of numbers (no NaN; -0 counts as 0) in place, ascending, and returns it:
+ * what `a.sort()` gives for the model's keys. A quicksort (median of three, the smaller side
+ * first, so the stack stays logarithmic) with insertion sort below 16 elements: V8's TypedArray
+ * sort took ~7 µs for 130 keys where this takes ~3, and a state mark or invariant check at 64
+ * IOMMU domains sorts 64 such arrays (BENCHMARKS.md, fifteenth round).
  */
 export function sortNumbers(a: Float64Array): Float64Array {
   quick(a, 0, a.length - 1);
