@@ -41,6 +41,13 @@ export interface Plan {
   pipelineMinPerDevice: number;
   pipelineDevices: number[];
   pipelineRuns: number;
+  /**
+   * Before each mix's rows, one run of this many events at its first device count, not counted:
+   * the coordinator runs in the bench's own process, and the first run of a mix there compiled
+   * that mix's model paths as it went — the 2-device row's first run was 20–40 % slower than its
+   * other two in every set measured (BENCHMARKS.md, fifteenth round). 0: none.
+   */
+  pipelineWarmupEvents: number;
   pipelineMixes: MixName[];
   /** Memory + seek: one long stress run (and its replay) of this mix. */
   memoryEvents: number;
@@ -54,13 +61,13 @@ export function defaultPlan(quick: boolean): Plan {
     ? {
       quick, figures: [...FIGURES], seed: 1n,
       replayEvents: 50_000, replayDevices: 8, replayRuns: 3, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 100_000, pipelineMinPerDevice: 4000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineMixes: ['mixed'],
+      pipelineEvents: 100_000, pipelineMinPerDevice: 4000, pipelineDevices: [2, 8, 64], pipelineRuns: 1, pipelineWarmupEvents: 25_000, pipelineMixes: ['mixed'],
       memoryEvents: 150_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     }
     : {
       quick, figures: [...FIGURES], seed: 1n,
       replayEvents: 200_000, replayDevices: 8, replayRuns: 5, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 480_000, pipelineMinPerDevice: 16_000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineMixes: [...MIX_NAMES],
+      pipelineEvents: 480_000, pipelineMinPerDevice: 16_000, pipelineDevices: [2, 8, 64], pipelineRuns: 3, pipelineWarmupEvents: 120_000, pipelineMixes: [...MIX_NAMES],
       memoryEvents: 10_000_000, memoryDevices: 8, memoryMix: 'mixed', seekRuns: 1,
     };
 }
@@ -93,6 +100,11 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
 
   if (want.has('pipeline')) {
     for (const mix of plan.pipelineMixes) {
+      if (plan.pipelineWarmupEvents > 0) {
+        const devices = plan.pipelineDevices[0]!;
+        log(`pipeline ${mix} × ${devices} devices: warm-up run (${plan.pipelineWarmupEvents} events, not counted)`);
+        await runPipeline({ mix, devices, events: plan.pipelineWarmupEvents, seed: plan.seed, out: join(dir, `pipe-${mix}-warm-up.dlog`) });
+      }
       let two: PipelineRow | null = null;
       for (const devices of plan.pipelineDevices) {
         const events = Math.max(plan.pipelineEvents, devices * plan.pipelineMinPerDevice);

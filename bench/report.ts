@@ -149,7 +149,7 @@ export function render(r: Results): string {
     ));
   }
   if (r.pipeline.length) {
-    out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s, over each run\'s steady window (every device running: "least window" is the shortest run\'s, in events)');
+    out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s, over each run\'s steady window (every device running: "least window" is the shortest run\'s, in events)' + warmUpNote(r.plan));
     out.push(table(
       ['mix', 'devices', 'threads', 'events', 'least window', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'from go ev/s', '/ 2 devs (from go)', 'incl. start-up ev/s'],
       r.pipeline.map((x) => [
@@ -195,4 +195,11 @@ export function render(r: Results): string {
   if (r.missing.length) out.push('', 'Not measured:', ...r.missing.map((x) => `- ${x}`));
   out.push('', `total ${r.totalSeconds.toFixed(0)} s`);
   return out.join('\n');
+}
+
+/** Figure 2's heading note on the plan's warm-up run (results written before it had one say nothing). */
+function warmUpNote(plan: Record<string, unknown>): string {
+  const events = Number(plan.pipelineWarmupEvents ?? 0);
+  const devices = (plan.pipelineDevices as number[] | undefined)?.[0];
+  return events > 0 ? `; each mix after a warm-up run of ${si(events)} events at ${devices} devices, not counted` : '';
 }

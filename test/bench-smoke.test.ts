@@ -75,10 +75,14 @@ describe('bench harness', () => {
     const plan = {
       ...defaultPlan(true),
       replayEvents: 2000, replayDevices: 4, replayRuns: 1, replayMixes: [...MIX_NAMES],
-      pipelineEvents: 2000, pipelineMinPerDevice: 500, pipelineDevices: [2, 4], pipelineRuns: 1, pipelineMixes: ['direct-only' as const],
+      pipelineEvents: 2000, pipelineMinPerDevice: 500, pipelineDevices: [2, 4], pipelineRuns: 1, pipelineWarmupEvents: 1000, pipelineMixes: ['direct-only' as const],
       memoryEvents: 4000, memoryDevices: 2, seekRuns: 1,
     };
-    const res = await runBench(plan, dir, 'smoke');
+    const logged: string[] = [];
+    const res = await runBench(plan, dir, 'smoke', (m) => logged.push(m));
+    // One warm-up run per pipeline mix, before its rows and not among them.
+    expect(logged.filter((m) => m.includes('warm-up run'))).toEqual(['pipeline direct-only × 2 devices: warm-up run (1000 events, not counted)']);
+    expect(logged.findIndex((m) => m.includes('warm-up run'))).toBeLessThan(logged.findIndex((m) => m.startsWith('pipeline direct-only × 2 devices (')));
     expect(res.replay.map((r) => r.mix)).toEqual([...MIX_NAMES]);
     expect(res.logSize).toHaveLength(MIX_NAMES.length);
     for (const r of res.replay) {
