@@ -59,7 +59,7 @@ export class IommuState {
   /** Live dma-iommu mappings (IOVAs handed out and not yet unmapped), of one device or all. */
   liveMappings(devName?: string): number {
     let n = 0;
-    for (const d of this.byName.values()) for (const m of d.live.values()) if (devName === undefined || m.dev === devName) n++;
+    for (const d of this.byName.values()) n += d.live.countOf(devName);
     return n;
   }
 

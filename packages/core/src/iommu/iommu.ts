@@ -137,6 +137,16 @@ export class IommuLive {
     return s === undefined ? undefined : this.mapping(pfn, s);
   }
 
+  /** Live mappings of one device (by name), or of all. */
+  countOf(dev?: string): number {
+    if (dev === undefined) return this.slotOf.size;
+    let n = 0;
+    this.slotOf.forEach((s) => {
+      if (this.devA[s] === dev) n++;
+    });
+    return n;
+  }
+
   /** Every live mapping as a new IommuMapping, in no particular order. */
   values(): IommuMapping[] {
     const out: IommuMapping[] = [];
@@ -184,10 +194,9 @@ export class IommuLive {
     return new IommuMapping(pfn, this.pagesA[s]!, this.devA[s]!, r ?? (big === null ? [this.startA[s]!, this.endA[s]!] : null), big);
   }
 
-  /** A slot for a mapping under pfn (a pfn already live is replaced, as a Map's set would). */
+  /** A slot for a mapping under pfn (a pfn already live is replaced in its slot, as a Map's set would). */
   private take(pfn: number, pages: number, dev: string): number {
-    this.delete(pfn);
-    let s = this.freeSlots.pop();
+    let s = this.slotOf.get(pfn) ?? this.freeSlots.pop();
     if (s === undefined) {
       s = this.used++;
       if (s === this.pagesA.length) {
