@@ -193,6 +193,24 @@ describe('map-time checks', () => {
     );
   });
 
+  it('check_sg_segment: the boundary test on numbers reports exactly what the u64 formula does (window edges, empty segments, above 2^53)', () => {
+    const U64 = (1n << 64n) - 1n;
+    const cases: [bigint, number][] = [];
+    for (const base of [0n, 0xffff_f000n, 0x1_0000_0000n, 0x7_ffff_f000n, (1n << 53n) - 0x1000n, (1n << 63n) - 0x800n, U64 - 0xfffn]) {
+      for (const off of [0n, 0x7ffn, 0x800n, 0xfffn]) for (const len of [0, 1, 0x800, 0x801, 0x1000, 0x1001, 0x2000]) cases.push([BigInt.asUintN(64, base + off), len]);
+    }
+    for (const [mask, pci] of [[0xffffffffn, true], [U64, false]] as const) {
+      for (const [addr, len] of cases) {
+        const { k, dev } = setup();
+        Object.defineProperty(dev, 'segmentBoundaryMask', { value: mask });
+        k.debug.check_sg_segment(dev, len, { addr, len });
+        const end = BigInt.asUintN(64, addr + BigInt(len) - 1n);
+        const crosses = ((addr ^ end) & ~mask & U64) !== 0n;
+        expect(k.out.dmesg.some((l) => l.includes('across boundary')), `${pci ? 'pci' : 'platform'} ${addr.toString(16)}+${len}`).toBe(crosses);
+      }
+    }
+  });
+
   it('MMIO (DMA_ATTR_MMIO) on RAM: silent in 6.18 as merged (row A5 is the wrapper\'s); reported after the May-2026 fix, entry kept', () => {
     const merged = setup();
     debug_dma_map_phys(merged.k, merged.dev, 0x100000n, 4096, DMA_BIDIRECTIONAL, 0x100000n, DMA_ATTR_MMIO);

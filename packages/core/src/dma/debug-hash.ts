@@ -4,7 +4,7 @@
 import type { Device } from '../platform/device.ts';
 import type { Hasher } from '../util/hash.ts';
 import { exactKey, exactNum, exactRange, low32 } from '../util/exact.ts';
-import { ExactKeyMap, NumMap } from '../util/num-map.ts';
+import { ExactKeyMap } from '../util/num-map.ts';
 
 export const HASH_SIZE = 16384;
 /** L1_CACHE_SHIFT of the x86-like default platform (64-byte lines): dma-debug's cacheline size. */
@@ -105,15 +105,17 @@ export class DebugHash {
   private readonly head: (DebugEntry | null)[] = new Array<DebugEntry | null>(HASH_SIZE).fill(null);
   private readonly tail: (DebugEntry | null)[] = new Array<DebugEntry | null>(HASH_SIZE).fill(null);
   /**
-   * The same lists split by device (key: bucket + HASH_SIZE × device index), in the same order,
-   * through dPrev / dNext: the key's first entry (the last is first.dPrev). A speed structure
-   * only: every lookup matches on the device first, so searching a device's part of a bucket
-   * finds exactly what searching the whole bucket finds — but devices whose IOMMU domains hand out
-   * the same IOVAs (one strict domain each) share every bucket, and a whole bucket then holds
-   * dozens of other devices' entries. A NumMap, which unlike a Map does not copy itself under churn
-   * (util/num-map.ts).
+   * The same lists split by device, in the same order, through dPrev / dNext: per device index, a
+   * table of HASH_SIZE slots, each the first entry of the device's part of that bucket (the last
+   * is first.dPrev). A speed structure only: every lookup matches on the device first, so
+   * searching a device's part of a bucket finds exactly what searching the whole bucket finds —
+   * but devices whose IOMMU domains hand out the same IOVAs (one strict domain each) share every
+   * bucket, and a whole bucket then holds dozens of other devices' entries. A table per device
+   * (made at its first entry, 128 KiB), read at the bucket's index: it was a NumMap keyed by
+   * bucket + HASH_SIZE × device, whose lookup hashed the key and read a key array and a value
+   * array, at every add, removal and lookup (BENCHMARKS.md, sixteenth round).
    */
-  private readonly byDev = new NumMap<DebugEntry>(1024);
+  private readonly byDev: (DebugEntry | null)[][] = [];
   /** Live entries by device index. */
   private readonly perDevice: number[] = [];
   private live = 0;
@@ -131,12 +133,12 @@ export class DebugHash {
     if (t !== null) t.bNext = entry;
     else this.head[idx] = entry;
     this.tail[idx] = entry;
-    const key = idx + HASH_SIZE * entry.dev.index;
-    const first = this.byDev.get(key);
+    const part = (this.byDev[entry.dev.index] ??= new Array<DebugEntry | null>(HASH_SIZE).fill(null));
+    const first = part[idx]!;
     entry.dNext = null;
-    if (first === undefined) {
+    if (first === null) {
       entry.dPrev = entry;
-      this.byDev.set(key, entry);
+      part[idx] = entry;
     } else {
       const last = first.dPrev!; // a linked entry's dPrev is never null
       last.dNext = entry;
@@ -158,15 +160,12 @@ export class DebugHash {
     else this.head[idx] = n;
     if (n !== null) n.bPrev = p;
     else this.tail[idx] = p;
-    const key = idx + HASH_SIZE * entry.dev.index;
-    const first = this.byDev.get(key)!;
+    const part = this.byDev[entry.dev.index]!;
+    const first = part[idx]!;
     const dn = entry.dNext;
     if (entry === first) {
-      if (dn === null) this.byDev.delete(key);
-      else {
-        dn.dPrev = entry.dPrev; // the last
-        this.byDev.set(key, dn);
-      }
+      if (dn !== null) dn.dPrev = entry.dPrev; // the last
+      part[idx] = dn;
     } else {
       const dp = entry.dPrev;
       dp.dNext = dn;
@@ -190,7 +189,7 @@ export class DebugHash {
 
   /** The first of one device's entries in bucket idx, in bucket order (the rest follow through dNext; the last is its dPrev), or null. */
   deviceFirst(dev: Device, idx: number): DebugEntry | null {
-    return this.byDev.get(idx + HASH_SIZE * dev.index) ?? null;
+    return this.byDev[dev.index]?.[idx] ?? null;
   }
 
   /**
@@ -203,7 +202,7 @@ export class DebugHash {
     let matches = 0;
     let lastLvl = -1;
     // The device's part of the bucket: match() requires ref.dev.
-    for (let entry = this.byDev.get(idx + HASH_SIZE * ref.dev.index) ?? null; entry !== null; entry = entry.dNext) {
+    for (let entry = this.byDev[ref.dev.index]?.[idx] ?? null; entry !== null; entry = entry.dNext) {
       if (!(exact ? exact_match(ref, refN, entry) : containing_match(ref, refN, entry))) continue;
       matches++;
       let lvl = 0;

@@ -8,7 +8,7 @@ import type { Device } from '../platform/device.ts';
 import { hex016, pad16 } from '../util/hex.ts';
 import { DMA_ATTR_MMIO, DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR } from './defs.ts';
 import { dir2name, pfn_valid } from './debug-core.ts';
-import { MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugLinks, type DebugRef, type MapSite } from './debug-hash.ts';
+import { MAP_ERR_CHECK_NOT_APPLICABLE, MAP_ERR_NOT_CHECKED, type DebugEntry, type DebugRef, type DebugType } from './debug-hash.ts';
 import { exactRange } from '../util/exact.ts';
 
 export { DmaDebug, pfn_valid, to_cacheline_number, type ResourceRamCheck } from './debug-core.ts';
@@ -17,23 +17,30 @@ export { HASH_SIZE, hash_fn, type DebugEntry, type DebugType } from './debug-has
 /** x86-64 PAGE_OFFSET (4-level paging, no KASLR): phys_to_virt() of the linear map. */
 const PAGE_OFFSET = 0xffff888000000000n;
 
-function newEntry(k: Kernel, e: Omit<DebugEntry, keyof MapSite | keyof DebugLinks | 'devAddrN'>, hook: string, api: string): DebugEntry {
+/**
+ * dma_entry_alloc() and the fields the hook fills in, then the map site. The fields come as
+ * arguments, not as an object: a scatterlist made that object for every element.
+ */
+function newEntry(
+  k: Kernel, dev: Device, type: DebugType, paddr: bigint, devAddr: bigint, size: number, direction: number,
+  sgCallEnts: number, sgMappedEnts: number, mapErrType: number, hook: string, api: string,
+): DebugEntry {
   // A freed entry (its links are null since hash_bucket_del), else a new one; every field set here.
-  const r = k.debug.spareEntry() ?? blankEntry(e.dev);
-  r.dev = e.dev;
-  r.type = e.type;
-  r.paddr = e.paddr;
-  r.devAddr = e.devAddr;
-  r.size = e.size;
-  r.direction = e.direction;
-  r.sgCallEnts = e.sgCallEnts;
-  r.sgMappedEnts = e.sgMappedEnts;
-  r.mapErrType = e.mapErrType;
+  const r = k.debug.spareEntry() ?? blankEntry(dev);
+  r.dev = dev;
+  r.type = type;
+  r.paddr = paddr;
+  r.devAddr = devAddr;
+  r.size = size;
+  r.direction = direction;
+  r.sgCallEnts = sgCallEnts;
+  r.sgMappedEnts = sgMappedEnts;
+  r.mapErrType = mapErrType;
   r.hook = hook;
   r.api = api;
   r.seq = k.seq;
   r.cpu = k.cpu;
-  r.devAddrN = exactRange(e.devAddr, e.size);
+  r.devAddrN = exactRange(devAddr, size);
   return k.debug.dma_entry_alloc(r);
 }
 
@@ -54,10 +61,8 @@ export function debug_dma_map_phys(k: Kernel, dev: Device, phys: bigint, size: n
   if (!d.enabled) return;
   if (d.dma_mapping_error(dev, addr)) return;
   const entry = newEntry(
-    k,
-    { dev, type: 'phy', paddr: phys, devAddr: addr, size, direction: dir, sgCallEnts: 0, sgMappedEnts: 0, mapErrType: MAP_ERR_NOT_CHECKED },
-    'debug_dma_map_phys',
-    'dma_map_phys',
+    k, dev, 'phy', phys, addr, size, dir, 0, 0, MAP_ERR_NOT_CHECKED,
+    'debug_dma_map_phys', 'dma_map_phys',
   );
   if (attrs & DMA_ATTR_MMIO) {
     // PageReserved is not modelled: every RAM page counts as an ordinary one.
@@ -81,10 +86,8 @@ export function debug_dma_map_page(k: Kernel, dev: Device, phys: bigint, size: n
   if (!d.enabled) return;
   if (d.dma_mapping_error(dev, addr)) return;
   const entry = newEntry(
-    k,
-    { dev, type: 'single', paddr: phys, devAddr: addr, size, direction: dir, sgCallEnts: 0, sgMappedEnts: 0, mapErrType: MAP_ERR_NOT_CHECKED },
-    'debug_dma_map_page',
-    'dma_map_page_attrs',
+    k, dev, 'single', phys, addr, size, dir, 0, 0, MAP_ERR_NOT_CHECKED,
+    'debug_dma_map_page', 'dma_map_page_attrs',
   );
   d.add_dma_entry(entry, attrs);
 }
@@ -99,10 +102,8 @@ export function debug_dma_map_resource(k: Kernel, dev: Device, phys: bigint, siz
   const d = k.debug;
   if (!d.enabled) return;
   const entry = newEntry(
-    k,
-    { dev, type: 'resource', paddr: phys, devAddr: addr, size, direction: dir, sgCallEnts: 0, sgMappedEnts: 0, mapErrType: MAP_ERR_NOT_CHECKED },
-    'debug_dma_map_resource',
-    'dma_map_resource',
+    k, dev, 'resource', phys, addr, size, dir, 0, 0, MAP_ERR_NOT_CHECKED,
+    'debug_dma_map_resource', 'dma_map_resource',
   );
   d.add_dma_entry(entry, attrs);
 }
@@ -142,10 +143,8 @@ export function debug_dma_map_sg(k: Kernel, dev: Device, sg: SgList, dir: number
     const seg = sg.segments[i];
     const dma = sg.dma[i]!;
     const entry = newEntry(
-      k,
-      { dev, type: 'scatter-gather', paddr: seg?.phys ?? 0n, devAddr: dma.addr, size: dma.len, direction: dir, sgCallEnts: nents, sgMappedEnts: mapped, mapErrType: MAP_ERR_CHECK_NOT_APPLICABLE },
-      'debug_dma_map_sg',
-      '__dma_map_sg_attrs',
+      k, dev, 'scatter-gather', seg?.phys ?? 0n, dma.addr, dma.len, dir, nents, mapped, MAP_ERR_CHECK_NOT_APPLICABLE,
+      'debug_dma_map_sg', '__dma_map_sg_attrs',
     );
     d.check_sg_segment(dev, seg?.size ?? 0, dma);
     d.add_dma_entry(entry, attrs);
@@ -154,12 +153,23 @@ export function debug_dma_map_sg(k: Kernel, dev: Device, sg: SgList, dir: number
 
 /**
  * The reference for element i of a list. Elements past the mapped count carry what dma-iommu
- * leaves there (DMA_MAPPING_ERROR, length 0); dma-direct maps every element.
+ * leaves there (DMA_MAPPING_ERROR, length 0); dma-direct maps every element. Filled into one
+ * object that serves every element (as the kernel's on-stack ref): the checks read it and keep
+ * nothing of it.
  */
 function sgRef(dev: Device, sg: SgList, i: number, dir: number): DebugRef {
-  const dma = sg.dma[i] ?? { addr: DMA_MAPPING_ERROR, len: 0 };
-  return { dev, type: 'scatter-gather', paddr: sg.segments[i]?.phys ?? 0n, devAddr: dma.addr, size: dma.len, direction: dir, sgCallEnts: sg.segments.length };
+  const dma = sg.dma[i];
+  const r = sgScratch;
+  r.dev = dev;
+  r.paddr = sg.segments[i]?.phys ?? 0n;
+  r.devAddr = dma ? dma.addr : DMA_MAPPING_ERROR;
+  r.size = dma ? dma.len : 0;
+  r.direction = dir;
+  r.sgCallEnts = sg.segments.length;
+  return r;
 }
+
+const sgScratch: DebugRef = { dev: null as unknown as Device, type: 'scatter-gather', paddr: 0n, devAddr: 0n, size: 0, direction: 0, sgCallEnts: 0 };
 
 /** nelems is the list's nents; the walk stops after the mapped count found for element 0. */
 export function debug_dma_unmap_sg(k: Kernel, dev: Device, sg: SgList, dir: number): void {
@@ -219,10 +229,8 @@ export function debug_dma_alloc_coherent(k: Kernel, dev: Device, size: number, d
   if (!d.enabled || cpuAddr === null) return;
   if (!pfn_valid(k, cpuAddr)) return;
   const entry = newEntry(
-    k,
-    { dev, type: 'coherent', paddr: pageAlign(k, cpuAddr), devAddr: dmaAddr, size, direction: DMA_BIDIRECTIONAL, sgCallEnts: 0, sgMappedEnts: 0, mapErrType: MAP_ERR_CHECK_NOT_APPLICABLE },
-    'debug_dma_alloc_coherent',
-    'dma_alloc_attrs',
+    k, dev, 'coherent', pageAlign(k, cpuAddr), dmaAddr, size, DMA_BIDIRECTIONAL, 0, 0, MAP_ERR_CHECK_NOT_APPLICABLE,
+    'debug_dma_alloc_coherent', 'dma_alloc_attrs',
   );
   d.add_dma_entry(entry, attrs);
 }
