@@ -239,27 +239,35 @@ const GRANULE = 16384;
 const MAX_GRANULES = 64;
 /** LiveMapping.busNode / cpuNode of a mapping kept in `wide`. */
 const WIDE = -1;
+/** SpanIndex's per-node numbers: where each sits among a node's NODE_FIELDS (32 bytes: two nodes to a cache line). */
+const N_NEXT = 0;
+const N_PREV = 1;
+const N_LO = 2;
+const N_HI = 3;
+const NODE_SHIFT = 2;
+const NODE_FIELDS = 1 << NODE_SHIFT;
 
 class SpanIndex {
-  /** Granule → its list's first node (node 0 is the null node; a granule with no nodes has no key). */
+  /** Granule → its list's first node (0 is the null node; a granule with no nodes has no key). */
   private readonly heads = new NumMap<number>();
-  /** Per node: the next and previous node in its granule's list. */
-  private next = new Int32Array(256);
-  private prev = new Int32Array(256);
-  /** Per node: the next node of the same mapping (0 at its last), or the next free node. */
-  private chain = new Int32Array(256);
-  /** Per node: its granule. */
-  private gran = new Float64Array(256);
   /**
-   * Per node: the least start and the greatest end of the mapping's spans that touch the node's
+   * The nodes, side by side: a node is named by where its NODE_FIELDS numbers start here (its
+   * index × NODE_FIELDS; 0 is the null node): the next and the previous node in its granule's
+   * list, then the least start and the greatest end of the mapping's spans that touch the node's
    * granule (-Infinity and Infinity when they are not exact as numbers). A query on numbers tests
-   * these before it touches the mapping: the walk then reads the mappings that can overlap and not
-   * every one in the granule, whose objects are rarely in cache (BENCHMARKS.md, ninth round).
+   * the range before it touches the mapping: the walk then reads the mappings that can overlap and
+   * not every one in the granule, whose objects are rarely in cache (BENCHMARKS.md, ninth round). A
+   * query walks ~5 nodes of a device's granule to find ~1 that overlaps: in four arrays, each node
+   * it passed over was three cache lines (next, lo, hi); side by side, one (BENCHMARKS.md,
+   * sixteenth round).
    */
-  private lo = new Float64Array(256);
-  private hi = new Float64Array(256);
+  private nd = new Float64Array(256 * NODE_FIELDS);
+  /** Per node (by index, its name >> NODE_SHIFT): the next node of the same mapping (0 at its last), or the next free node. */
+  private chain = new Int32Array(256);
+  /** Per node (by index): its granule. */
+  private gran = new Float64Array(256);
   private owner: (LiveMapping | null)[] = [null];
-  /** Nodes ever used (node 0 included), and the first free one (0: none). */
+  /** Nodes ever used (the null node included), and the first free one (0: none). */
   private used = 1;
   private free = 0;
   private readonly wide: LiveMapping[] = [];
@@ -285,24 +293,27 @@ class SpanIndex {
       const sHi = ranges ? ranges[i + 1]! : Infinity;
       for (let g = bounds[i]!; g <= end; g++) {
         const head = this.heads.get(g) ?? 0;
-        if (head !== 0 && this.owner[head] === m) {
-          if (sLo < this.lo[head]!) this.lo[head] = sLo;
-          if (sHi > this.hi[head]!) this.hi[head] = sHi;
+        if (head !== 0 && this.owner[head >> NODE_SHIFT] === m) {
+          const nd = this.nd;
+          if (sLo < nd[head + N_LO]!) nd[head + N_LO] = sLo;
+          if (sHi > nd[head + N_HI]!) nd[head + N_HI] = sHi;
           continue;
         }
-        const node = this.alloc();
-        this.lo[node] = sLo;
-        this.hi[node] = sHi;
-        this.next[node] = head;
-        this.prev[node] = 0;
-        if (head !== 0) this.prev[head] = node;
-        this.heads.set(g, node);
-        this.gran[node] = g;
-        this.owner[node] = m;
-        this.chain[node] = 0;
-        if (last === 0) first = node;
-        else this.chain[last] = node;
-        last = node;
+        const x = this.alloc();
+        const nd = this.nd; // after alloc(), which may grow it
+        nd[x + N_LO] = sLo;
+        nd[x + N_HI] = sHi;
+        nd[x + N_NEXT] = head;
+        nd[x + N_PREV] = 0;
+        if (head !== 0) nd[head + N_PREV] = x;
+        this.heads.set(g, x);
+        const i = x >> NODE_SHIFT;
+        this.gran[i] = g;
+        this.owner[i] = m;
+        this.chain[i] = 0;
+        if (last === 0) first = x;
+        else this.chain[last >> NODE_SHIFT] = x;
+        last = x;
       }
     }
     return first;
@@ -314,20 +325,20 @@ class SpanIndex {
       removeAt(this.wide, this.wide.indexOf(m));
       return;
     }
-    const next = this.next;
-    const prev = this.prev;
-    for (let node = first; node !== 0;) {
-      const n = next[node]!;
-      const p = prev[node]!;
-      if (p !== 0) next[p] = n;
-      else if (n !== 0) this.heads.set(this.gran[node]!, n);
-      else this.heads.delete(this.gran[node]!);
-      if (n !== 0) prev[n] = p;
-      const after = this.chain[node]!;
-      this.owner[node] = null;
-      this.chain[node] = this.free;
-      this.free = node;
-      node = after;
+    const nd = this.nd;
+    for (let x = first; x !== 0;) {
+      const n = nd[x + N_NEXT]!;
+      const p = nd[x + N_PREV]!;
+      const i = x >> NODE_SHIFT;
+      if (p !== 0) nd[p + N_NEXT] = n;
+      else if (n !== 0) this.heads.set(this.gran[i]!, n);
+      else this.heads.delete(this.gran[i]!);
+      if (n !== 0) nd[n + N_PREV] = p;
+      const after = this.chain[i]!;
+      this.owner[i] = null;
+      this.chain[i] = this.free;
+      this.free = x;
+      x = after;
     }
   }
 
@@ -336,22 +347,20 @@ class SpanIndex {
     return this.used - 1;
   }
 
+  /** A free node's name (see nd). */
   private alloc(): number {
     const f = this.free;
     if (f !== 0) {
-      this.free = this.chain[f]!;
+      this.free = this.chain[f >> NODE_SHIFT]!;
       return f;
     }
-    if (this.used === this.next.length) {
-      this.next = doubled(this.next);
-      this.prev = doubled(this.prev);
+    if (this.used === this.chain.length) {
+      this.nd = doubled(this.nd);
       this.chain = doubled(this.chain);
       this.gran = doubled(this.gran);
-      this.lo = doubled(this.lo);
-      this.hi = doubled(this.hi);
     }
     this.owner.push(null);
-    return this.used++;
+    return this.used++ << NODE_SHIFT;
   }
 
   /**
@@ -384,14 +393,12 @@ class SpanIndex {
         out[n++] = m; // overwrites, or appends at n === out.length
       }
     }
-    const next = this.next;
+    const nd = this.nd;
     const owner = this.owner;
-    const lo = this.lo;
-    const hi = this.hi;
     for (let g = first; g <= last; g++) {
-      for (let node = this.heads.get(g) ?? 0; node !== 0; node = next[node]!) {
-        if (startB === null && (lo[node]! >= endN || hi[node]! <= startN)) continue; // no span of it here can overlap
-        const m = owner[node]!;
+      for (let x = this.heads.get(g) ?? 0; x !== 0; x = nd[x + N_NEXT]!) {
+        if (startB === null && (nd[x + N_LO]! >= endN || nd[x + N_HI]! <= startN)) continue; // no span of it here can overlap
+        const m = owner[x >> NODE_SHIFT]!;
         if (m.seen === q) continue;
         m.seen = q;
         if (startB !== null ? overlaps(bus ? m.bus : m.cpu, startB, endB!) : overlapsEither(m, bus, startN, endN)) {
