@@ -1,0 +1,105 @@
+// A/B of the model's replay by counted instructions and simulated cache misses, not time: on these
+// shared VMs two identical builds timed side by side differ by up to 20 % (BENCHMARKS.md, sixteenth
+// round), which hides any change of a few percent. Both cores (REF's and the working tree's) are
+// compiled to JavaScript; each replays LOG under valgrind's cachegrind, once FEW and once MANY
+// times in one process, with V8 in its predictable mode (single-threaded: compilation and GC on the
+// main thread; a GC schedule that does not follow the clock; fixed seeds), so that every process
+// does the same work. The difference of the two counts, divided by the events of MANY - FEW
+// replays, is what one warm replay costs per event: instructions, first-level data cache misses
+// (32 KiB, 8-way) and misses of a 512 KiB, 8-way last level standing in for this machine's
+// per-core L2 (cachegrind models two levels). Two runs of one build gave instruction counts 0.02 %
+// apart and miss counts up to 1.5 % apart (addresses differ between processes); without the
+// predictable GC schedule, instruction counts 4 % apart. It counts; it does not time: a change that
+// trades instructions for misses, or the reverse, still needs a timed run (bench/ab.ts, `pnpm
+// bench`) to weigh them. Needs valgrind (`apt-get install valgrind`); each run takes minutes. A
+// tool for BENCHMARKS.md, not part of `pnpm bench`.
+//   pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] LOG
+
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { promisify } from 'node:util';
+
+const { values, positionals } = parseArgs({
+  options: { ref: { type: 'string', default: 'HEAD' }, few: { type: 'string', default: '2' }, many: { type: 'string', default: '4' } },
+  allowPositionals: true,
+});
+const few = Number(values.few);
+const many = Number(values.many);
+const log = positionals[0];
+if (!log || !(few >= 1 && many > few)) throw new Error('usage: pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] LOG');
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const commit = execFileSync('git', ['rev-parse', '--short', values.ref!], { cwd: root, encoding: 'utf8' }).trim();
+const dir = mkdtempSync(join(tmpdir(), 'dmasim-instr-'));
+
+/** Compiles the core under `tree` (a checkout's root) to JavaScript in `out`, with a replay script. */
+function build(tree: string, out: string): void {
+  mkdirSync(out, { recursive: true });
+  const args = ['-p', join(tree, 'packages/core/tsconfig.json'), '--outDir', join(out, 'out'), '--rootDir', join(tree, 'packages/core/src'), '--noEmit', 'false', '--rewriteRelativeImportExtensions', '--declaration', 'false', '--sourceMap', 'false'];
+  try {
+    execFileSync(join(root, 'node_modules/.bin/tsc'), args, { stdio: 'pipe' });
+  } catch {
+    // tsc also reports the test files' type errors against a changed outDir; what matters is the emit.
+  }
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+  symlinkSync(join(root, 'packages/core/node_modules'), join(out, 'node_modules'));
+  writeFileSync(join(out, 'replay.mjs'), [
+    "import { setFlagsFromString } from 'node:v8';",
+    "setFlagsFromString('--no-allocation-site-pretenuring'); // as packages/cli/src/v8-tuning.ts",
+    "const { replay } = await import('./out/index.js');",
+    'let events = 0;',
+    'for (let i = 0; i < Number(process.argv[3]); i++) {',
+    '  const r = replay(process.argv[2], {});',
+    "  if (r.verdict !== 'identical') throw new Error(`replay: ${r.verdict}`);",
+    '  events = r.events;',
+    '}',
+    'console.log(`events ${events}`);',
+  ].join('\n'));
+}
+
+interface Counts { events: number; ir: number; d1: number; l2: number }
+
+/** cachegrind's totals for `times` replays of the log with the core built in `out`. */
+async function count(out: string, times: number): Promise<Counts> {
+  const { stdout, stderr } = await promisify(execFile)('valgrind', [
+    '--tool=cachegrind', '--cache-sim=yes', '--I1=32768,8,64', '--D1=32768,8,64', '--LL=524288,8,64', '--cachegrind-out-file=/dev/null',
+    process.execPath, '--predictable', '--predictable-gc-schedule', '--single-threaded', '--hash-seed=1', '--random-seed=1', join(out, 'replay.mjs'), resolve(log!), String(times),
+  ], { cwd: out, maxBuffer: 1 << 26 });
+  const num = (re: RegExp): number => {
+    const m = re.exec(stderr);
+    if (!m) throw new Error(`cachegrind output without ${re}:\n${stderr.slice(-2000)}`);
+    return Number(m[1]!.replace(/,/g, ''));
+  };
+  return { events: Number(/events (\d+)/.exec(stdout)?.[1]), ir: num(/I\s+refs:\s+([\d,]+)/), d1: num(/D1\s+misses:\s+([\d,]+)/), l2: num(/LL misses:\s+([\d,]+)/) };
+}
+
+try {
+  const tar = execFileSync('git', ['archive', commit, 'packages/core'], { cwd: root, maxBuffer: 1 << 30 });
+  mkdirSync(join(dir, 'ref'));
+  execFileSync('tar', ['-x', '-C', join(dir, 'ref')], { input: tar });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'ref/node_modules'));
+  symlinkSync(join(root, 'tsconfig.base.json'), join(dir, 'ref/tsconfig.base.json'));
+  build(join(dir, 'ref'), join(dir, 'old'));
+  build(root, join(dir, 'new'));
+  const per: Record<string, Counts> = {};
+  for (const side of ['old', 'new']) {
+    // Two valgrind processes at a time (this machine has two cores): counts do not depend on it.
+    const [a, b] = await Promise.all([count(join(dir, side), few), count(join(dir, side), many)]);
+    if (a.events !== b.events || !(a.events > 0)) throw new Error(`${side}: ${a.events} and ${b.events} events`);
+    const n = a.events * (many - few);
+    per[side] = { events: a.events, ir: (b.ir - a.ir) / n, d1: (b.d1 - a.d1) / n, l2: (b.l2 - a.l2) / n };
+  }
+  const o = per.old!;
+  const w = per.new!;
+  const pct = (x: number, y: number): string => `${y >= x ? '+' : ''}${(((y - x) / x) * 100).toFixed(2)} %`;
+  console.log(`${log}: ${o.events} events, one warm replay (replays ${few + 1}..${many} of a process), per event`);
+  console.log(`  old (${commit})       instructions ${o.ir.toFixed(0)}, D1 misses ${o.d1.toFixed(1)}, L2 (512 KiB) misses ${o.l2.toFixed(1)}`);
+  console.log(`  new (working tree)  instructions ${w.ir.toFixed(0)}, D1 misses ${w.d1.toFixed(1)}, L2 (512 KiB) misses ${w.l2.toFixed(1)}`);
+  console.log(`  new / old: instructions ${pct(o.ir, w.ir)}, D1 misses ${pct(o.d1, w.d1)}, L2 misses ${pct(o.l2, w.l2)}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
