@@ -7,12 +7,14 @@
 // does the same work. The difference of the two counts, divided by the events of MANY - FEW
 // replays, is what one warm replay costs per event: instructions, first-level data cache misses
 // (32 KiB, 8-way) and misses of a 512 KiB, 8-way last level standing in for this machine's
-// per-core L2 (cachegrind models two levels). Two runs of one build gave instruction counts 0.02 %
-// apart and miss counts up to 1.5 % apart (addresses differ between processes); without the
-// predictable GC schedule, instruction counts 4 % apart. It counts; it does not time: a change that
-// trades instructions for misses, or the reverse, still needs a timed run (bench/ab.ts, `pnpm
-// bench`) to weigh them. Needs valgrind (`apt-get install valgrind`); each run takes minutes. A
-// tool for BENCHMARKS.md, not part of `pnpm bench`.
+// per-core L2 (cachegrind models two levels). Two processes of one build, each replaying twice,
+// gave instruction totals 0.02 % apart; across invocations (a fresh build each) one commit's
+// per-event counts came out up to 2.3 % apart in instructions and 1.5 % in misses (sixteenth
+// round): read smaller differences as none. (Without the predictable GC schedule, 4 %.) It counts;
+// it does not time: a change that trades instructions for misses, or the reverse, still needs a
+// timed run (bench/ab.ts, `pnpm bench`) to weigh them. Needs valgrind (`apt-get install valgrind`);
+// an invocation takes ~8 minutes on a 200 k-event log. A tool for BENCHMARKS.md, not part of
+// `pnpm bench`.
 //   pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] LOG
 
 import { execFile, execFileSync } from 'node:child_process';
