@@ -307,10 +307,10 @@ class SpanIndex {
         nd[x + N_PREV] = 0;
         if (head !== 0) nd[head + N_PREV] = x;
         this.heads.set(g, x);
-        const i = x >> NODE_SHIFT;
-        this.gran[i] = g;
-        this.owner[i] = m;
-        this.chain[i] = 0;
+        const slot = x >> NODE_SHIFT; // (not `i`: the enclosing loop's index over bounds)
+        this.gran[slot] = g;
+        this.owner[slot] = m;
+        this.chain[slot] = 0;
         if (last === 0) first = x;
         else this.chain[last >> NODE_SHIFT] = x;
         last = x;
@@ -329,14 +329,14 @@ class SpanIndex {
     for (let x = first; x !== 0;) {
       const n = nd[x + N_NEXT]!;
       const p = nd[x + N_PREV]!;
-      const i = x >> NODE_SHIFT;
+      const slot = x >> NODE_SHIFT;
       if (p !== 0) nd[p + N_NEXT] = n;
-      else if (n !== 0) this.heads.set(this.gran[i]!, n);
-      else this.heads.delete(this.gran[i]!);
+      else if (n !== 0) this.heads.set(this.gran[slot]!, n);
+      else this.heads.delete(this.gran[slot]!);
       if (n !== 0) nd[n + N_PREV] = p;
-      const after = this.chain[i]!;
-      this.owner[i] = null;
-      this.chain[i] = this.free;
+      const after = this.chain[slot]!;
+      this.owner[slot] = null;
+      this.chain[slot] = this.free;
       this.free = x;
       x = after;
     }
