@@ -20,10 +20,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { promisify } from 'node:util';
+import { join, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { compileCore, repoRoot } from './compile-core.ts';
 
 const { values, positionals } = parseArgs({
   options: { ref: { type: 'string', default: 'HEAD' }, few: { type: 'string', default: '2' }, many: { type: 'string', default: '4' } },
@@ -34,21 +33,13 @@ const many = Number(values.many);
 const log = positionals[0];
 if (!log || !(few >= 1 && many > few)) throw new Error('usage: pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] LOG');
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = repoRoot;
 const commit = execFileSync('git', ['rev-parse', '--short', values.ref!], { cwd: root, encoding: 'utf8' }).trim();
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-instr-'));
 
 /** Compiles the core under `tree` (a checkout's root) to JavaScript in `out`, with a replay script. */
 function build(tree: string, out: string): void {
-  mkdirSync(out, { recursive: true });
-  const args = ['-p', join(tree, 'packages/core/tsconfig.json'), '--outDir', join(out, 'out'), '--rootDir', join(tree, 'packages/core/src'), '--noEmit', 'false', '--rewriteRelativeImportExtensions', '--declaration', 'false', '--sourceMap', 'false'];
-  try {
-    execFileSync(join(root, 'node_modules/.bin/tsc'), args, { stdio: 'pipe' });
-  } catch {
-    // tsc also reports the test files' type errors against a changed outDir; what matters is the emit.
-  }
-  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
-  symlinkSync(join(root, 'packages/core/node_modules'), join(out, 'node_modules'));
+  compileCore(out, tree);
   writeFileSync(join(out, 'replay.mjs'), [
     "import { setFlagsFromString } from 'node:v8';",
     "setFlagsFromString('--no-allocation-site-pretenuring'); // as packages/cli/src/v8-tuning.ts",

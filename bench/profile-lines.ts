@@ -10,25 +10,17 @@
 // A tool for BENCHMARKS.md, not part of `pnpm bench`.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileCore } from './compile-core.ts';
 
 const [log, fns, timesArg = '3', linesArg = '12'] = process.argv.slice(2);
 if (!log || !fns) throw new Error('usage: pnpm tsx bench/profile-lines.ts LOG FUNCTION[,FUNCTION...] [TIMES] [LINES]');
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-lines-'));
 try {
-  const tsc = join(root, 'node_modules/.bin/tsc');
-  const args = ['-p', join(root, 'packages/core/tsconfig.json'), '--outDir', join(dir, 'out'), '--rootDir', join(root, 'packages/core/src'), '--noEmit', 'false', '--rewriteRelativeImportExtensions', '--declaration', 'false', '--sourceMap', 'false'];
-  try {
-    execFileSync(tsc, args, { stdio: 'pipe' });
-  } catch {
-    // tsc also reports the test files' type errors against a changed outDir; what matters is the emit.
-  }
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
-  symlinkSync(join(root, 'packages/core/node_modules'), join(dir, 'node_modules'));
+  compileCore(dir);
   writeFileSync(join(dir, 'warm.mjs'), [
     "import { replay } from './out/index.js';",
     `for (let i = 0; i < ${Number(timesArg)}; i++) {`,
