@@ -3,19 +3,23 @@
 // round), which hides any change of a few percent. Both cores (REF's and the working tree's) are
 // compiled to JavaScript; each replays LOG under valgrind's cachegrind, once FEW and once MANY
 // times in one process, with V8 in its predictable mode (single-threaded: compilation and GC on the
-// main thread; a GC schedule that does not follow the clock; fixed seeds), so that every process
-// does the same work. The difference of the two counts, divided by the events of MANY - FEW
-// replays, is what one warm replay costs per event: instructions, first-level data cache misses
-// (32 KiB, 8-way) and misses of a 512 KiB, 8-way last level standing in for this machine's
-// per-core L2 (cachegrind models two levels). Two processes of one build, each replaying twice,
-// gave instruction totals 0.02 % apart; across invocations (a fresh build each) one commit's
-// per-event counts came out up to 2.3 % apart in instructions and 1.5 % in misses (sixteenth
-// round): read smaller differences as none. (Without the predictable GC schedule, 4 %.) It counts;
-// it does not time: a change that trades instructions for misses, or the reverse, still needs a
-// timed run (bench/ab.ts, `pnpm bench`) to weigh them. Needs valgrind (`apt-get install valgrind`);
-// an invocation takes ~8 minutes on a 200 k-event log. A tool for BENCHMARKS.md, not part of
-// `pnpm bench`.
-//   pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] LOG
+// main thread; a GC schedule that does not follow the clock; seeded), so that every process does
+// the same work. The difference of the two counts, divided by the events of MANY - FEW replays, is
+// what one warm replay costs per event: instructions, first-level data cache misses (32 KiB,
+// 8-way) and misses of a 512 KiB, 8-way last level standing in for this machine's per-core L2
+// (cachegrind models two levels).
+//
+// The counts depend on where V8 puts things, and so on its seeds: one commit measured with V8
+// seeds 1, 2 and 3 gave 15 344–15 710 instructions, 235–241 D1 misses and 64.7–68.6 L2 misses per
+// event, and any change of the code moves the layout as a change of seed does (seventeenth round:
+// a change that counted −5 % D1 and −6 % L2 misses with one seed each side counted +3 % and +0 %
+// over three). So each side runs with SEEDS seeds (`--hash-seed` and `--random-seed` 1..N), and the
+// report gives each side's median and range; read a difference inside the ranges as none.
+// It counts; it does not time: a change that trades instructions for misses, or the reverse, still
+// needs a timed run (bench/ab.ts, `pnpm bench`) to weigh them. Needs valgrind
+// (`apt-get install valgrind`); with three seeds an invocation takes ~15 minutes on the 200 k-event
+// direct-only log. A tool for BENCHMARKS.md, not part of `pnpm bench`.
+//   pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] [--seeds N] LOG
 
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -25,13 +29,16 @@ import { parseArgs, promisify } from 'node:util';
 import { compileCore, repoRoot } from './compile-core.ts';
 
 const { values, positionals } = parseArgs({
-  options: { ref: { type: 'string', default: 'HEAD' }, few: { type: 'string', default: '2' }, many: { type: 'string', default: '4' } },
+  options: { ref: { type: 'string', default: 'HEAD' }, few: { type: 'string', default: '2' }, many: { type: 'string', default: '4' }, seeds: { type: 'string', default: '3' } },
   allowPositionals: true,
 });
 const few = Number(values.few);
 const many = Number(values.many);
+const seeds = Number(values.seeds);
 const log = positionals[0];
-if (!log || !(few >= 1 && many > few)) throw new Error('usage: pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] LOG');
+if (!log || !(few >= 1 && many > few) || !(Number.isInteger(seeds) && seeds >= 1)) {
+  throw new Error('usage: pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] [--seeds N] LOG');
+}
 
 const root = repoRoot;
 const commit = execFileSync('git', ['rev-parse', '--short', values.ref!], { cwd: root, encoding: 'utf8' }).trim();
@@ -56,11 +63,11 @@ function build(tree: string, out: string): void {
 
 interface Counts { events: number; ir: number; d1: number; l2: number }
 
-/** cachegrind's totals for `times` replays of the log with the core built in `out`. */
-async function count(out: string, times: number): Promise<Counts> {
+/** cachegrind's totals for `times` replays of the log with the core built in `out`, V8 seeded with `seed`. */
+async function count(out: string, times: number, seed: number): Promise<Counts> {
   const { stdout, stderr } = await promisify(execFile)('valgrind', [
     '--tool=cachegrind', '--cache-sim=yes', '--I1=32768,8,64', '--D1=32768,8,64', '--LL=524288,8,64', '--cachegrind-out-file=/dev/null',
-    process.execPath, '--predictable', '--predictable-gc-schedule', '--single-threaded', '--hash-seed=1', '--random-seed=1', join(out, 'replay.mjs'), resolve(log!), String(times),
+    process.execPath, '--predictable', '--predictable-gc-schedule', '--single-threaded', `--hash-seed=${seed}`, `--random-seed=${seed}`, join(out, 'replay.mjs'), resolve(log!), String(times),
   ], { cwd: out, maxBuffer: 1 << 26 });
   const num = (re: RegExp): number => {
     const m = re.exec(stderr);
@@ -78,21 +85,35 @@ try {
   symlinkSync(join(root, 'tsconfig.base.json'), join(dir, 'ref/tsconfig.base.json'));
   build(join(dir, 'ref'), join(dir, 'old'));
   build(root, join(dir, 'new'));
-  const per: Record<string, Counts> = {};
-  for (const side of ['old', 'new']) {
-    // Two valgrind processes at a time (this machine has two cores): counts do not depend on it.
-    const [a, b] = await Promise.all([count(join(dir, side), few), count(join(dir, side), many)]);
-    if (a.events !== b.events || !(a.events > 0)) throw new Error(`${side}: ${a.events} and ${b.events} events`);
-    const n = a.events * (many - few);
-    per[side] = { events: a.events, ir: (b.ir - a.ir) / n, d1: (b.d1 - a.d1) / n, l2: (b.l2 - a.l2) / n };
+  const per: Record<string, Counts[]> = { old: [], new: [] };
+  for (let seed = 1; seed <= seeds; seed++) {
+    for (const side of ['old', 'new']) {
+      // Two valgrind processes at a time (this machine has two cores): counts do not depend on it.
+      const [a, b] = await Promise.all([count(join(dir, side), few, seed), count(join(dir, side), many, seed)]);
+      if (a.events !== b.events || !(a.events > 0)) throw new Error(`${side}: ${a.events} and ${b.events} events`);
+      const n = a.events * (many - few);
+      per[side]!.push({ events: a.events, ir: (b.ir - a.ir) / n, d1: (b.d1 - a.d1) / n, l2: (b.l2 - a.l2) / n });
+    }
   }
-  const o = per.old!;
-  const w = per.new!;
-  const pct = (x: number, y: number): string => `${y >= x ? '+' : ''}${(((y - x) / x) * 100).toFixed(2)} %`;
-  console.log(`${log}: ${o.events} events, one warm replay (replays ${few + 1}..${many} of a process), per event`);
-  console.log(`  old (${commit})       instructions ${o.ir.toFixed(0)}, D1 misses ${o.d1.toFixed(1)}, L2 (512 KiB) misses ${o.l2.toFixed(1)}`);
-  console.log(`  new (working tree)  instructions ${w.ir.toFixed(0)}, D1 misses ${w.d1.toFixed(1)}, L2 (512 KiB) misses ${w.l2.toFixed(1)}`);
-  console.log(`  new / old: instructions ${pct(o.ir, w.ir)}, D1 misses ${pct(o.d1, w.d1)}, L2 misses ${pct(o.l2, w.l2)}`);
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((x, y) => x - y);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const of = (side: string, k: 'ir' | 'd1' | 'l2'): number[] => per[side]!.map((c) => c[k]);
+  const show = (side: string, k: 'ir' | 'd1' | 'l2', digits: number): string => {
+    const xs = of(side, k);
+    return `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+  };
+  const pct = (k: 'ir' | 'd1' | 'l2'): string => {
+    const x = median(of('old', k));
+    const y = median(of('new', k));
+    return `${y >= x ? '+' : ''}${(((y - x) / x) * 100).toFixed(2)} %`;
+  };
+  console.log(`${log}: ${per.old![0]!.events} events, one warm replay (replays ${few + 1}..${many} of a process), per event; median (min–max) of ${seeds} V8 seed${seeds === 1 ? '' : 's'}`);
+  for (const [side, name] of [['old', `old (${commit})      `], ['new', 'new (working tree) ']] as const) {
+    console.log(`  ${name} instructions ${show(side, 'ir', 0)}, D1 misses ${show(side, 'd1', 1)}, L2 (512 KiB) misses ${show(side, 'l2', 1)}`);
+  }
+  console.log(`  new / old (medians): instructions ${pct('ir')}, D1 misses ${pct('d1')}, L2 misses ${pct('l2')}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
