@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { compileCore, repoRoot } from './compile-core.ts';
+import { ratio, summarize, type Summary } from './stats.ts';
 
 const { values, positionals } = parseArgs({
   options: { ref: { type: 'string', default: 'HEAD' }, few: { type: 'string', default: '2' }, many: { type: 'string', default: '4' }, seeds: { type: 'string', default: '3' } },
@@ -95,19 +96,14 @@ try {
       per[side]!.push({ events: a.events, ir: (b.ir - a.ir) / n, d1: (b.d1 - a.d1) / n, l2: (b.l2 - a.l2) / n });
     }
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((x, y) => x - y);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
-  const of = (side: string, k: 'ir' | 'd1' | 'l2'): number[] => per[side]!.map((c) => c[k]);
+  const of = (side: string, k: 'ir' | 'd1' | 'l2'): Summary => summarize(per[side]!.map((c) => c[k]));
   const show = (side: string, k: 'ir' | 'd1' | 'l2', digits: number): string => {
-    const xs = of(side, k);
-    return `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+    const x = of(side, k);
+    return `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
   };
   const pct = (k: 'ir' | 'd1' | 'l2'): string => {
-    const x = median(of('old', k));
-    const y = median(of('new', k));
-    return `${y >= x ? '+' : ''}${(((y - x) / x) * 100).toFixed(2)} %`;
+    const r = ratio(of('new', k), of('old', k));
+    return `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(2)} %`;
   };
   console.log(`${log}: ${per.old![0]!.events} events, one warm replay (replays ${few + 1}..${many} of a process), per event; median (min–max) of ${seeds} V8 seed${seeds === 1 ? '' : 's'}`);
   for (const [side, name] of [['old', `old (${commit})      `], ['new', 'new (working tree) ']] as const) {
