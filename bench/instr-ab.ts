@@ -3,22 +3,25 @@
 // round), which hides any change of a few percent. Both cores (REF's and the working tree's) are
 // compiled to JavaScript; each replays LOG under valgrind's cachegrind, once FEW and once MANY
 // times in one process, with V8 in its predictable mode (single-threaded: compilation and GC on the
-// main thread; a GC schedule that does not follow the clock; seeded), so that every process does
-// the same work. The difference of the two counts, divided by the events of MANY - FEW replays, is
-// what one warm replay costs per event: instructions, first-level data cache misses (32 KiB,
-// 8-way) and misses of a 512 KiB, 8-way last level standing in for this machine's per-core L2
-// (cachegrind models two levels).
+// main thread; a GC schedule that does not follow the clock; seeded), so that processes do as
+// nearly the same work as V8 allows. The difference of the two counts, divided by the events of
+// MANY - FEW replays, is what one warm replay costs per event: instructions, first-level data cache
+// misses (32 KiB, 8-way) and misses of a 512 KiB, 8-way last level standing in for this machine's
+// per-core L2 (cachegrind models two levels).
 //
-// The counts depend on where V8 puts things, and so on its seeds: one commit measured with V8
-// seeds 1, 2 and 3 gave 15 344–15 710 instructions, 235–241 D1 misses and 64.7–68.6 L2 misses per
-// event, and any change of the code moves the layout as a change of seed does (seventeenth round:
-// a change that counted −5 % D1 and −6 % L2 misses with one seed each side counted +3 % and +0 %
-// over three). So each side runs with SEEDS seeds (`--hash-seed` and `--random-seed` 1..N), and the
-// report gives each side's median and range; read a difference inside the ranges as none.
-// It counts; it does not time: a change that trades instructions for misses, or the reverse, still
-// needs a timed run (bench/ab.ts, `pnpm bench`) to weigh them. Needs valgrind
-// (`apt-get install valgrind`); with three seeds an invocation takes ~15 minutes on the 200 k-event
-// direct-only log. A tool for BENCHMARKS.md, not part of `pnpm bench`.
+// Even so, the counts vary from process to process: four invocations of one commit, all with the
+// same seeds, were 6.6 % apart in D1 and 8.9 % in L2 misses per event, and neither a fixed build
+// path nor turning address randomization off (`setarch -R`) made processes agree (seventeenth
+// round). Other V8 seeds give a range as wide (one commit over seeds 1, 2 and 3: 15 344–15 710
+// instructions, 235–241 D1 and 64.7–68.6 L2 misses per event), and so can any change of the code,
+// which moves where V8 puts things (a change that counted −5 % D1 and −6 % L2 misses with one
+// process a side counted +3 % and +0 % over three). So each side runs its pair of processes (FEW
+// and MANY) SEEDS times, with `--hash-seed` and `--random-seed` 1..N, and the report gives each
+// side's median and range; read a difference inside the ranges as none. It counts; it does not
+// time: a change that trades instructions for misses, or the reverse, still needs a timed run
+// (bench/ab.ts, `pnpm bench`) to weigh them. Needs valgrind (`apt-get install valgrind`); with
+// three seeds an invocation takes ~15 minutes on the 200 k-event direct-only log. A tool for
+// BENCHMARKS.md, not part of `pnpm bench`.
 //   pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] [--seeds N] LOG
 
 import { execFile, execFileSync } from 'node:child_process';
