@@ -14,11 +14,12 @@
 
 import '../packages/cli/src/v8-tuning.ts'; // as dmasim and the bench run
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { extractCore, repoRoot } from './compile-core.ts';
 
 type Replay = (file: string, opts: object) => { verdict: string; events: number };
 
@@ -29,13 +30,11 @@ const { values, positionals: logs } = parseArgs({
 const rounds = Number(values.rounds);
 if (logs.length === 0 || !(rounds >= 1)) throw new Error('usage: pnpm tsx bench/ab.ts [--ref REF] [--rounds N] LOG...');
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = repoRoot;
 const commit = execFileSync('git', ['rev-parse', '--short', values.ref], { cwd: root, encoding: 'utf8' }).trim();
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-ab-'));
 try {
-  const tar = execFileSync('git', ['archive', commit, 'packages/core/src', 'packages/core/package.json'], { cwd: root, maxBuffer: 1 << 30 });
-  execFileSync('tar', ['-x', '-C', dir], { input: tar });
-  symlinkSync(join(root, 'packages/core/node_modules'), join(dir, 'packages/core/node_modules'));
+  extractCore(commit, dir);
   const load = async (base: string): Promise<Replay> =>
     ((await import(pathToFileURL(join(base, 'packages/core/src/index.ts')).href)) as { replay: Replay }).replay;
   const sides: [string, Replay][] = [[`old (${commit})`, await load(dir)], ['new (working tree)', await load(root)]];

@@ -35,11 +35,12 @@
 
 import '../packages/cli/src/v8-tuning.ts'; // as dmasim and the bench run
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { extractCore, repoRoot } from './compile-core.ts';
 import { timeCeiling } from './replay-figures.ts';
 import { rate, summarize } from './stats.ts';
 
@@ -165,13 +166,11 @@ async function main(): Promise<void> {
   if (!log || !(rounds >= 1) || !(Number.isInteger(replays) && replays >= 3) || bad.length > 0) {
     throw new Error(`usage: pnpm tsx bench/ablate.ts [--ref REF] [--rounds N] [--replays N≥3] LOG [VARIANT,...] (parts: ${PARTS.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''})`);
   }
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const root = repoRoot;
   const commit = execFileSync('git', ['rev-parse', '--short', values.ref!], { cwd: root, encoding: 'utf8' }).trim();
   const dir = mkdtempSync(join(tmpdir(), 'dmasim-ablate-'));
   try {
-    const tar = execFileSync('git', ['archive', commit, 'packages/core/src', 'packages/core/package.json'], { cwd: root, maxBuffer: 1 << 30 });
-    execFileSync('tar', ['-x', '-C', dir], { input: tar });
-    symlinkSync(join(root, 'packages/core/node_modules'), join(dir, 'packages/core/node_modules'));
+    extractCore(commit, dir);
     applyEdits(dir, commit);
     const eps = new Map<string, number[]>(variants.map((v) => [v, []]));
     const cpu = new Map<string, number[]>(variants.map((v) => [v, []]));
