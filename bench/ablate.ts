@@ -1,9 +1,9 @@
 // What a replay would cost without one of its parts: the outcome digest, dma-debug, the live-mapping
 // bookkeeping (or the parts of it). A profile charges a function its own samples, but removing a
 // part also frees the caches for the rest. On the direct-only log, removing the digest, dma-debug
-// and the live mappings together halved a warm replay's time per event, where the three parts
-// together were about a third of its samples (BENCHMARKS.md, eighteenth round). This tool measures
-// what each part is worth before anyone rewrites it.
+// and the live mappings together more than halved a warm replay's time per event, where the three
+// parts together were about a third of its samples (BENCHMARKS.md, eighteenth round). This tool
+// measures what each part is worth before anyone rewrites it.
 //
 // The core of REF is extracted with `git archive` into a temporary directory (as bench/ab.ts does),
 // and only that copy is edited: each edit puts a switch, read from DMASIM_ABLATE, in front of one
@@ -166,8 +166,7 @@ async function main(): Promise<void> {
   if (!log || !(rounds >= 1) || !(Number.isInteger(replays) && replays >= 3) || bad.length > 0) {
     throw new Error(`usage: pnpm tsx bench/ablate.ts [--ref REF] [--rounds N] [--replays N≥3] LOG [VARIANT,...] (parts: ${PARTS.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''})`);
   }
-  const root = repoRoot;
-  const commit = execFileSync('git', ['rev-parse', '--short', values.ref!], { cwd: root, encoding: 'utf8' }).trim();
+  const commit = execFileSync('git', ['rev-parse', '--short', values.ref!], { cwd: repoRoot, encoding: 'utf8' }).trim();
   const dir = mkdtempSync(join(tmpdir(), 'dmasim-ablate-'));
   try {
     extractCore(commit, dir);
@@ -178,7 +177,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       for (const v of r % 2 ? [...variants].reverse() : variants) {
         const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, '--replays', String(replays), resolve(log)], {
-          cwd: root, encoding: 'utf8', env: { ...process.env, DMASIM_ABLATE: v }, maxBuffer: 1 << 24,
+          cwd: repoRoot, encoding: 'utf8', env: { ...process.env, DMASIM_ABLATE: v }, maxBuffer: 1 << 24,
         });
         const res = JSON.parse(out.trim().split('\n').pop()!) as { eps: number[]; cpu: number[]; ceiling: number };
         eps.get(v)!.push(...res.eps);
