@@ -30,14 +30,13 @@ const { values, positionals: logs } = parseArgs({
 const rounds = Number(values.rounds);
 if (logs.length === 0 || !(rounds >= 1)) throw new Error('usage: pnpm tsx bench/ab.ts [--ref REF] [--rounds N] LOG...');
 
-const root = repoRoot;
-const commit = execFileSync('git', ['rev-parse', '--short', values.ref], { cwd: root, encoding: 'utf8' }).trim();
+const commit = execFileSync('git', ['rev-parse', '--short', values.ref], { cwd: repoRoot, encoding: 'utf8' }).trim();
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-ab-'));
 try {
   extractCore(commit, dir);
   const load = async (base: string): Promise<Replay> =>
     ((await import(pathToFileURL(join(base, 'packages/core/src/index.ts')).href)) as { replay: Replay }).replay;
-  const sides: [string, Replay][] = [[`old (${commit})`, await load(dir)], ['new (working tree)', await load(root)]];
+  const sides: [string, Replay][] = [[`old (${commit})`, await load(dir)], ['new (working tree)', await load(repoRoot)]];
 
   for (const log of logs) {
     const files = log.includes('=') ? log.split('=', 2) : [log, log];
