@@ -11,6 +11,7 @@ import { LiveMappings } from './dma/live.ts';
 import { DmaDebug } from './dma/debug.ts';
 import { IommuState } from './iommu/dma-iommu.ts';
 import { Prng } from './util/prng.ts';
+import { internalized } from './util/intern.ts';
 import type { Hasher } from './util/hash.ts';
 import type { TracePool } from './dma/trace.ts';
 
@@ -64,7 +65,7 @@ export class Kernel {
     this.profile = cfg.profile;
     this.prng = new Prng(cfg.seed);
     this.deviceList = cfg.devices.map((d, i) => new Device(d, i, cfg.platform.iommu.forcedac));
-    for (const d of this.deviceList) this.devices.set(d.name, d);
+    for (const d of this.deviceList) this.devices.set(internalized(d.name), d); // util/intern.ts
     this.mem = new Memory(cfg.platform);
     this.swiotlb = new SwiotlbMem(this, cfg.platform);
     this.iommu = new IommuState(this, cfg.domains);

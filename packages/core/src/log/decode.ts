@@ -3,7 +3,7 @@
 
 import type { Event, Path } from '../events.ts';
 import {
-  newScope, R_DELTA, R_PRIMARY, R_SIGNED, R_UNSIGNED, R_ZERO, U64,
+  R_DELTA, R_PRIMARY, R_SIGNED, R_UNSIGNED, R_ZERO, U64,
   type BatchPayload, type DecodedBatch, type LogRecord, type Scope, type StateMark,
 } from './codec.ts';
 import { LogFormatError, packr } from './format.ts';
@@ -11,6 +11,7 @@ import { schemaOf, type BigField, type OpSchema } from './schema.ts';
 import { readDma, SegDecoder } from './sglist.ts';
 import { ByteReader } from './varint.ts';
 import { exactNum } from '../util/exact.ts';
+import { internalized } from '../util/intern.ts';
 
 /** Generic events come back from msgpack with Buffers where Uint8Arrays went in. */
 function fixGeneric(v: unknown): Event {
@@ -33,7 +34,12 @@ interface DecScope extends Scope {
   histAddrN: number[];
   histSize: number[];
 }
-const newDecScope = (): DecScope => ({ ...newScope(), physN: 0, addrN: 0, cpuAddrN: 0, histAddr: [], histAddrN: [], histSize: [] });
+// A literal (newScope()'s keys, then these), not a spread of newScope(): V8 gives every object made by a spread followed by more
+// keys a map of its own, so each batch's scopes had new maps and every access to them in readBig and
+// next() was a megamorphic lookup (BENCHMARKS.md, nineteenth round).
+const newDecScope = (): DecScope => ({
+  phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, results: new Map(), ord: 0, physN: 0, addrN: 0, cpuAddrN: 0, histAddr: [], histAddrN: [], histSize: [],
+});
 
 interface Shape {
   generic: boolean;
@@ -89,7 +95,7 @@ function readShapes(buf: Uint8Array, strs: string[]): Shape[] {
   const str = (): string => {
     const s = strs[r.uint()];
     if (s === undefined) throw new LogFormatError('string index out of range in batch');
-    return s;
+    return internalized(s); // compared with literals and looked up in Maps for every record (util/intern.ts)
   };
   const out: Shape[] = [];
   while (!r.done) {
