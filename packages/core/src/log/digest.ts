@@ -7,6 +7,10 @@ import { Hasher, LITTLE_ENDIAN, premix, wordAt } from '../util/hash.ts';
 import { LOG_FORMAT_VERSION } from './format.ts';
 import { Trace } from '../dma/trace.ts';
 import { halves64, type U64 } from '../util/exact.ts';
+import { BlockFold } from '../util/block-fold.ts';
+
+/** One module for every Lanes: the fold runs to completion, never re-entered. */
+const SIMD = BlockFold.make();
 
 export interface OutcomeDigest {
   result: bigint;
@@ -39,6 +43,8 @@ export function detailHex(d: { hi: number; lo: number }): string {
 export class Lanes {
   a = 0x811c9dc5;
   b = 0x050c5d1f;
+  /** words4's block loop in WebAssembly SIMD (shared by every Lanes), or null for its own JavaScript loop. */
+  simd: BlockFold | null = SIMD;
 
   /** Back to the initial state (what `new Lanes()` starts from). */
   reset(): this {
@@ -133,16 +139,26 @@ export class Lanes {
     let b = Math.imul(this.b ^ n, 0x5bd1e995);
     const blockWords = (n >>> 4) << 2;
     if (blockWords > 0) {
-      const w = LITTLE_ENDIAN && (d.byteOffset & 3) === 0 ? new Int32Array(d.buffer, d.byteOffset, blockWords) : wordsCopy(d, blockWords);
       let l0 = a;
       let l1 = b;
       let l2 = a ^ 0x6a09e667;
       let l3 = b ^ 0x3c6ef372;
-      for (let i = 0; i < blockWords; i += 4) {
-        l0 = Math.imul(((l0 << 13) | (l0 >>> 19)) ^ w[i]!, 0x01000193);
-        l1 = Math.imul(((l1 << 13) | (l1 >>> 19)) ^ w[i + 1]!, 0x5bd1e995);
-        l2 = Math.imul(((l2 << 13) | (l2 >>> 19)) ^ w[i + 2]!, 0x01000193);
-        l3 = Math.imul(((l3 << 13) | (l3 >>> 19)) ^ w[i + 3]!, 0x5bd1e995);
+      const simd = this.simd;
+      if (simd !== null && simd.run(d, blockWords >>> 2, l0, l1, l2, l3)) {
+        // The same loop in WebAssembly SIMD (util/block-fold.ts): the same lanes out.
+        const out = simd.lanes;
+        l0 = out[0]!;
+        l1 = out[1]!;
+        l2 = out[2]!;
+        l3 = out[3]!;
+      } else {
+        const w = LITTLE_ENDIAN && (d.byteOffset & 3) === 0 ? new Int32Array(d.buffer, d.byteOffset, blockWords) : wordsCopy(d, blockWords);
+        for (let i = 0; i < blockWords; i += 4) {
+          l0 = Math.imul(((l0 << 13) | (l0 >>> 19)) ^ w[i]!, 0x01000193);
+          l1 = Math.imul(((l1 << 13) | (l1 >>> 19)) ^ w[i + 1]!, 0x5bd1e995);
+          l2 = Math.imul(((l2 << 13) | (l2 >>> 19)) ^ w[i + 2]!, 0x01000193);
+          l3 = Math.imul(((l3 << 13) | (l3 >>> 19)) ^ w[i + 3]!, 0x5bd1e995);
+        }
       }
       // Each lane premixed as it is folded in: a difference left in a lane's top bit by its last
       // step would otherwise cancel against the same in another lane.
