@@ -55,6 +55,24 @@ describe.each(['direct', 'ops'] as const)('device accesses (%s device)', (dma) =
     expect(kinds(devWrite(m, a, 4, 9))).toEqual(['unmapped-access']);
   });
 
+  test('a mapping remembered from an earlier access covers nothing once unmapped, nor once its record serves another device (LiveMappings.coveringBus)', () => {
+    const m = testMachine({ devices: [{ dma }, { dma }] });
+    const a = mapAt(m, P, 4096, DMA_BIDIRECTIONAL).result;
+    expect(kinds(devRead(m, a + 64n, 16))).toEqual([]); // found through the index, then remembered
+    expect(kinds(devRead(m, a + 128n, 16))).toEqual([]); // the remembered mapping
+    m.apply({ op: 'unmap-single', dev: DEV, cpu: 0, addr: a, size: 4096, dir: DMA_BIDIRECTIONAL, attrs: 0 });
+    expect(kinds(devRead(m, a + 128n, 16))).toEqual(['unmapped-access']);
+    // The freed record is refilled by the next single mapping: the other device's, at the same address.
+    const b = m.apply({ op: 'map-single', dev: '0000:02:00.0', cpu: 0, phys: P, size: 4096, dir: DMA_BIDIRECTIONAL, attrs: 0 }).result;
+    expect(b).toBe(a);
+    expect(kinds(devRead(m, a + 128n, 16))).toEqual(['unmapped-access']);
+    expect(kinds(m.apply({ op: 'dev-read', dev: '0000:02:00.0', cpu: 0, addr: a + 128n, size: 16 }))).toEqual([]);
+    // Mapped again by this device, in the other direction: the remembered record must not allow a write.
+    const c = mapAt(m, P + 0x10000n, 4096, DMA_TO_DEVICE).result;
+    expect(kinds(devRead(m, c, 16))).toEqual([]);
+    expect(kinds(devWrite(m, c, 16, 1))).toEqual(['direction-violation']);
+  });
+
   test("another device's mapping does not cover this device", () => {
     const m = testMachine({ devices: [{ dma }, { dma }] });
     m.apply({ op: 'map-single', dev: '0000:02:00.0', cpu: 0, phys: P, size: 4096, dir: DMA_BIDIRECTIONAL, attrs: 0 });

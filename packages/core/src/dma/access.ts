@@ -41,12 +41,22 @@ function allows(m: LiveMapping, write: boolean): boolean {
  * covered by a mapping that allows the access, else the finding it makes.
  */
 function checkDeviceAccess(k: Kernel, dev: Device, addr: bigint, size: number, write: boolean): AccessFinding | null {
-  const cands = k.live.overlappingBus(dev.index, addr, size);
   const n = exactStart(addr, size);
+  if (n >= 0 && size > 0) {
+    // One mapping that holds the whole range and allows the access settles it, whatever else
+    // overlaps: the walk below would find every byte covered.
+    const m = k.live.coveringBus(dev.index, n, n + size);
+    if (m !== null && allows(m, write)) return null;
+  }
+  const cands = k.live.overlappingBus(dev.index, addr, size);
   if (n >= 0) {
     let exact = true;
     for (let i = 0; i < cands.length; i++) if (!cands[i]!.busR) exact = false;
-    if (exact) return checkDeviceAccessN(cands, n, n + size, write);
+    if (exact) {
+      const bad = checkDeviceAccessN(cands, n, n + size, write);
+      if (bad === null && cands.length === 1) k.live.noteBus(dev.index, cands[0]!);
+      return bad;
+    }
   }
   const end = addr + BigInt(size);
   let pos = addr;

@@ -55,6 +55,7 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
     const size = (): number => [0, 1, 64, 1500, 4096, 9000, 70 * 4096, 300 * 4096][rng.int(8)]!;
     const held: { dev: number; kind: 'single' | 'coherent' | 'sg'; addr: bigint; size: number; sg?: SgList; m: LiveMapping }[] = [];
     let checks = 0;
+    let covered = 0;
     let added = 0;
     for (let step = 0; step < 3000; step++) {
       const r = rng.int(10);
@@ -96,6 +97,17 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
           const cpu = all.filter((m) => overlapsAny(m.cpu, a, s));
           expect(ids(live.overlappingBus(dev, a, s))).toEqual(ids(bus));
           expect(ids(live.overlappingCpu(a, s))).toEqual(ids(cpu));
+          // coveringBus (the device-access shortcut) only ever names a live mapping of the device
+          // with one bus span holding the whole range; noteBus may remember any of them.
+          if (a + BigInt(s) < 2n ** 53n && s > 0) {
+            const c = live.coveringBus(dev, Number(a), Number(a) + s);
+            if (c !== null) {
+              expect(ids(bus)).toContain(c.id);
+              expect(c.bus.some((x) => x.start <= a && a + BigInt(s) <= x.start + BigInt(x.len))).toBe(true);
+              covered++;
+            }
+            if (bus.length > 0) live.noteBus(dev, bus[rng.int(bus.length)]!);
+          }
           checks++;
         }
         // The state hash folds the mappings as their bigint fields define it (LiveMappings.hashInto
@@ -105,6 +117,7 @@ describe('LiveMappings (dmasim bookkeeping, not a kernel structure)', () => {
       expect(live.count).toBe(held.length);
     }
     expect(checks).toBeGreaterThan(1000);
+    if (base < 2n ** 53n - 0x8000n) expect(covered).toBeGreaterThan(50);
   });
 
   it('a removed single mapping\'s record is refilled by the next one: fields, indexes and hash are the new mapping\'s', () => {

@@ -60,6 +60,8 @@ class Live implements LiveMapping {
   seen = 0;
   busNode = 0;
   cpuNode = 0;
+  /** Between add() and remove() (not state: for LiveMappings.coveringBus's cached mapping). */
+  alive = false;
   /** The previous and next live mapping by id (LiveMappings keeps them in one list; not state). */
   older: Live | null = null;
   newer: Live | null = null;
@@ -202,6 +204,13 @@ function granuleBoundsN(r: readonly number[]): number[] {
     out[i + 1] = Math.floor((Math.max(r[i + 1]!, start + 1) - 1) / GRANULE); // a zero-length span counts as the point at its start
   }
   return out;
+}
+
+/** Does one of the flattened [start, end) ranges `r` (null: not exact) hold all of [start, end)? */
+function holds(r: readonly number[] | null, start: number, end: number): boolean {
+  if (r === null) return false;
+  for (let i = 0; i < r.length; i += 2) if (r[i]! <= start && end <= r[i + 1]!) return true;
+  return false;
 }
 
 /** Does any of the flattened [start, end) ranges `r` overlap [start, end)? (For a point p: overlapsN(r, p, p + 1).) */
@@ -516,6 +525,11 @@ export class LiveMappings {
   private readonly spare: Live[] = [];
   private oldest: Live | null = null;
   private newest: Live | null = null;
+  /**
+   * Per device index: the mapping the device's last access was found inside (coveringBus, noteBus),
+   * or null. Not state: a speed structure, checked to be alive before it is used.
+   */
+  private readonly lastBus: (Live | null)[] = [];
   /** Per device index: bus spans; and CPU spans of every device. */
   private readonly busIdx: SpanIndex[] = [];
   private readonly cpuIdx = new SpanIndex();
@@ -578,6 +592,7 @@ export class LiveMappings {
     else map.set(key, [had, e]);
     e.busNode = (this.busIdx[e.dev] ??= new SpanIndex()).add(e, e.busR ? granuleBoundsN(e.busR) : granuleBounds(e.bus), e.busR);
     e.cpuNode = this.cpuIdx.add(e, e.cpuR ? granuleBoundsN(e.cpuR) : granuleBounds(e.cpu), e.cpuR);
+    e.alive = true;
     e.older = this.newest;
     if (this.newest !== null) this.newest.newer = e;
     else this.oldest = e;
@@ -611,6 +626,7 @@ export class LiveMappings {
     if (newer !== null) newer.older = older;
     else this.newest = older;
     m.older = m.newer = null;
+    m.alive = false;
     this.total--;
     // A single or coherent record with exact ranges goes back for addSingle to refill. Callers do
     // not keep what remove() returns past their next call into the model.
@@ -626,6 +642,30 @@ export class LiveMappings {
     if (had === undefined) return null;
     if (!Array.isArray(had)) return had.kind === 'sg' ? had : null;
     return had.find((m) => m.kind === 'sg' && m.nents === sg.segments.length) ?? had.find((m) => m.kind === 'sg') ?? null;
+  }
+
+  /**
+   * A live mapping of the device with one bus span that holds all of [start, end) (addr's range as
+   * exact numbers: start is exactStart(addr, ...)), found without the span index: the mapping the
+   * device's last access was found inside, else the one whose handle is addr (when it is the only
+   * one). null when neither holds the range; the caller then asks overlappingBus. A device access
+   * wholly inside one mapping that allows it is checked by that mapping alone (dma/access.ts), and
+   * in the bench's direct-only log ~65 % of device accesses fall in the mapping of the device's
+   * previous one and ~60 % start at a handle (BENCHMARKS.md, nineteenth round).
+   */
+  coveringBus(dev: number, start: number, end: number): LiveMapping | null {
+    const last = this.lastBus[dev];
+    // (A removed record may be refilled for a mapping of another device: alive is not enough.)
+    if (last !== undefined && last !== null && last.alive && last.dev === dev && holds(last.busR, start, end)) return last;
+    const had = this.perDev[dev]?.get(start); // the handle's key (exactKey) is this number
+    if (had === undefined || Array.isArray(had) || !holds(had.busR, start, end)) return null;
+    this.lastBus[dev] = had;
+    return had;
+  }
+
+  /** Remembers m (a live mapping of device dev) as the one the device's last access was found inside. */
+  noteBus(dev: number, m: LiveMapping): void {
+    this.lastBus[dev] = m as Live;
   }
 
   /** Mappings of one device with a bus span overlapping [addr, addr+size), by id. The array is valid until the next overlapping* call. */
