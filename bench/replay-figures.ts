@@ -180,13 +180,16 @@ export async function replayFigure(mix: MixName, devices: number, events: number
   const size: LogSizeRow = {
     mix, events: rec.events, fileBytes: rec.fileBytes, bytesPerEvent: rec.eventBytes / rec.events, fileBytesPerEvent: rec.fileBytes / rec.events,
   };
-  // The ceiling and decode passes take tens of ms: warm their code up first, or the first timed
-  // run measures the JIT. (A replay runs for seconds and warms up within its own run.)
+  // Every side is warmed up before it is timed, or its first timed run measures the JIT: the
+  // ceiling and decode passes (tens of ms each) twice, the replay once. (The replay went without
+  // one while it ran for seconds; at ~0.3 s, the first of five timed replays came out ~25 % slower
+  // than the rest, nineteenth round.)
   let warm = 0;
   for (let w = 0; w < 2; w++) {
     warm = timeCeiling(rec.file).ms;
     timeDecode(rec.file);
   }
+  timeReplay(rec.file);
   // Each timed ceiling/decode run lasts about half a second (several passes over the log).
   const passes = Math.max(1, Math.round(500 / Math.max(warm, 1)));
   const bare: number[] = [];
