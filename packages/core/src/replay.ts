@@ -150,7 +150,7 @@ function check(reader: LogReader, opts: ReplayOptions, m: Machine): ReplayResult
       let out: Outcome | undefined;
       let d: OutcomeDigest;
       try {
-        out = m.apply(rec.event);
+        out = m.applyAs(rec.event, cursor.op, cursor.cpu);
         d = outcomeDigest(out, version, scratch);
       } catch (e) {
         out = undefined;

@@ -235,62 +235,88 @@ function setAddr(k: Kernel, addr: bigint): void {
   k.out.error = addr === DMA_MAPPING_ERROR;
 }
 
+/** The event of one op (applyEvent's view of its event in that op's case). */
+type Ev<O extends Event['op']> = Event & { op: O };
+
 /**
- * Applies one event to the kernel. 6.17 has no dma_map_phys: a map-phys / unmap-phys event runs
+ * Applies one event to the kernel (`op` is the event's op: Machine.applyAs). 6.17 has no dma_map_phys: a map-phys / unmap-phys event runs
  * the call a 6.17 driver would make for that memory — dma_map_resource for MMIO (without the bit,
  * which 6.17 lacks), dma_map_page_attrs otherwise.
  */
-export function applyEvent(k: Kernel, ev: Event): void {
-  // Each case checks its own arguments (checkArgs): a load of ev.size, ev.dir and ev.attrs before
-  // the switch saw every event shape and was a megamorphic lookup each (BENCHMARKS.md, nineteenth
-  // round). The accesses first: they are ~55 % of the bench's direct-only events, and the switch tests its
+export function applyEvent(k: Kernel, event: Event, op: Event['op']): void {
+  // Each case reads the event as its op's shape, and checks its own arguments (checkArgs): loads of
+  // ev.op, ev.size, ev.dir and ev.attrs before the switch saw every event shape, a megamorphic
+  // lookup each (BENCHMARKS.md, nineteenth round). The accesses first: they are ~55 % of the bench's direct-only events, and the switch tests its
   // cases in order (dev-write was the 22nd test: ~1.5 % of a direct-only replay was this line).
-  switch (ev.op) {
-    case 'dev-write':
+  switch (op) {
+    case 'dev-write': {
+      const ev = event as Ev<'dev-write'>;
       checkSize(ev.size);
       return dev_access(k, k.device(ev.dev), ev.addr, ev.size, true, ev.data, ev.fill);
-    case 'cpu-read':
+    }
+    case 'cpu-read': {
+      const ev = event as Ev<'cpu-read'>;
       checkSize(ev.size);
       return cpu_access(k, ev.phys, ev.size, false, undefined, undefined);
-    case 'dev-read':
+    }
+    case 'dev-read': {
+      const ev = event as Ev<'dev-read'>;
       checkSize(ev.size);
       return dev_access(k, k.device(ev.dev), ev.addr, ev.size, false, undefined, undefined);
-    case 'cpu-write':
+    }
+    case 'cpu-write': {
+      const ev = event as Ev<'cpu-write'>;
       checkSize(ev.size);
       return cpu_access(k, ev.phys, ev.size, true, ev.data, ev.fill);
-    case 'map-single':
+    }
+    case 'map-single': {
+      const ev = event as Ev<'map-single'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       return setAddr(k, dma_map_single_attrs(k, k.device(ev.dev), ev.phys, ev.size, ev.dir, ev.attrs));
-    case 'map-page':
+    }
+    case 'map-page': {
+      const ev = event as Ev<'map-page'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       return setAddr(k, dma_map_page_attrs(k, k.device(ev.dev), ev.phys, ev.size, ev.dir, ev.attrs));
+    }
     case 'map-phys': {
+      const ev = event as Ev<'map-phys'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       const dev = k.device(ev.dev);
       if (k.is618) return setAddr(k, dma_map_phys(k, dev, ev.phys, ev.size, ev.dir, ev.attrs));
       if (ev.attrs & DMA_ATTR_MMIO) return setAddr(k, dma_map_resource(k, dev, ev.phys, ev.size, ev.dir, ev.attrs & ~DMA_ATTR_MMIO));
       return setAddr(k, dma_map_page_attrs(k, dev, ev.phys, ev.size, ev.dir, ev.attrs));
     }
-    case 'map-resource':
+    case 'map-resource': {
+      const ev = event as Ev<'map-resource'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       return setAddr(k, dma_map_resource(k, k.device(ev.dev), ev.phys, ev.size, ev.dir, ev.attrs));
-    case 'unmap-single':
+    }
+    case 'unmap-single': {
+      const ev = event as Ev<'unmap-single'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       return dma_unmap_single_attrs(k, k.device(ev.dev), ev.addr, ev.size, ev.dir, ev.attrs);
-    case 'unmap-page':
+    }
+    case 'unmap-page': {
+      const ev = event as Ev<'unmap-page'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       return dma_unmap_page_attrs(k, k.device(ev.dev), ev.addr, ev.size, ev.dir, ev.attrs);
+    }
     case 'unmap-phys': {
+      const ev = event as Ev<'unmap-phys'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       const dev = k.device(ev.dev);
       if (k.is618) return dma_unmap_phys(k, dev, ev.addr, ev.size, ev.dir, ev.attrs);
       if (ev.attrs & DMA_ATTR_MMIO) return dma_unmap_resource(k, dev, ev.addr, ev.size, ev.dir, ev.attrs & ~DMA_ATTR_MMIO);
       return dma_unmap_page_attrs(k, dev, ev.addr, ev.size, ev.dir, ev.attrs);
     }
-    case 'unmap-resource':
+    case 'unmap-resource': {
+      const ev = event as Ev<'unmap-resource'>;
       checkArgs(ev.size, ev.dir, ev.attrs);
       return dma_unmap_resource(k, k.device(ev.dev), ev.addr, ev.size, ev.dir, ev.attrs);
+    }
     case 'map-sg': {
+      const ev = event as Ev<'map-sg'>;
       checkArgs(undefined, ev.dir, ev.attrs);
       for (const s of ev.segments) checkSize(s.size, 'segment size');
       const sg = { segments: ev.segments.map((s) => ({ phys: s.phys, size: s.size })), dma: [] };
@@ -300,22 +326,33 @@ export function applyEvent(k: Kernel, ev: Event): void {
       k.out.sg = sg;
       return;
     }
-    case 'unmap-sg':
+    case 'unmap-sg': {
+      const ev = event as Ev<'unmap-sg'>;
       checkArgs(undefined, ev.dir, ev.attrs);
       return dma_unmap_sg_attrs(k, k.device(ev.dev), ev.sg, ev.dir, ev.attrs);
-    case 'sync-for-cpu':
+    }
+    case 'sync-for-cpu': {
+      const ev = event as Ev<'sync-for-cpu'>;
       checkArgs(ev.size, ev.dir, undefined);
       return dma_sync_single_for_cpu(k, k.device(ev.dev), ev.addr, ev.size, ev.dir);
-    case 'sync-for-device':
+    }
+    case 'sync-for-device': {
+      const ev = event as Ev<'sync-for-device'>;
       checkArgs(ev.size, ev.dir, undefined);
       return dma_sync_single_for_device(k, k.device(ev.dev), ev.addr, ev.size, ev.dir);
-    case 'sync-sg-for-cpu':
+    }
+    case 'sync-sg-for-cpu': {
+      const ev = event as Ev<'sync-sg-for-cpu'>;
       checkArgs(undefined, ev.dir, undefined);
       return dma_sync_sg_for_cpu(k, k.device(ev.dev), ev.sg, ev.dir);
-    case 'sync-sg-for-device':
+    }
+    case 'sync-sg-for-device': {
+      const ev = event as Ev<'sync-sg-for-device'>;
       checkArgs(undefined, ev.dir, undefined);
       return dma_sync_sg_for_device(k, k.device(ev.dev), ev.sg, ev.dir);
+    }
     case 'alloc-coherent': {
+      const ev = event as Ev<'alloc-coherent'>;
       checkArgs(ev.size, undefined, ev.attrs);
       const r = dma_alloc_attrs(k, k.device(ev.dev), ev.size, ev.attrs);
       k.out.result = r ? r.dmaAddr : 0n;
@@ -323,10 +360,13 @@ export function applyEvent(k: Kernel, ev: Event): void {
       if (r) k.out.phys = r.cpuAddr;
       return;
     }
-    case 'free-coherent':
+    case 'free-coherent': {
+      const ev = event as Ev<'free-coherent'>;
       checkArgs(ev.size, undefined, ev.attrs);
       return dma_free_attrs(k, k.device(ev.dev), ev.size, ev.cpuAddr, ev.addr, ev.attrs);
+    }
     case 'mapping-error': {
+      const ev = event as Ev<'mapping-error'>;
       // The result is dma_mapping_error()'s int: 0 or -ENOMEM, as a (negative) bigint.
       const r = dma_mapping_error(k, k.device(ev.dev), ev.addr);
       k.out.result = BigInt(r);
@@ -334,27 +374,36 @@ export function applyEvent(k: Kernel, ev: Event): void {
       return;
     }
     case 'set-mask': {
+      const ev = event as Ev<'set-mask'>;
       if (!Number.isInteger(ev.bits) || ev.bits < 0 || ev.bits > 64) throw new ModelInputError(`set-mask bits ${ev.bits} is outside 0..64`);
       const r = dma_set_mask(k, k.device(ev.dev), ev.bits);
       k.out.result = BigInt(r);
       k.out.error = r !== 0;
       return;
     }
-    case 'max-mapping-size':
+    case 'max-mapping-size': {
+      const ev = event as Ev<'max-mapping-size'>;
       k.out.result = dma_max_mapping_size(k, k.device(ev.dev));
       return;
-    case 'unbind':
+    }
+    case 'unbind': {
+      const ev = event as Ev<'unbind'>;
       return debug_dma_unbind(k, k.device(ev.dev));
-    case 'advance-time':
+    }
+    case 'advance-time': {
+      const ev = event as Ev<'advance-time'>;
       if (!Number.isSafeInteger(ev.byNs) || ev.byNs < 0) throw new ModelInputError(`advance-time by ${ev.byNs} ns is not a duration`);
       k.clock.advanceBy(ev.byNs);
       return;
-    case 'flush-iotlb':
+    }
+    case 'flush-iotlb': {
+      const ev = event as Ev<'flush-iotlb'>;
       k.out.path = 'iommu';
       return iommu_flush_iotlb_all(k, ev.domain);
+    }
     default: {
-      const never: never = ev;
-      throw new ModelInputError(`unknown op ${(never as { op: string }).op}`);
+      const never: never = op;
+      throw new ModelInputError(`unknown op ${String(never)}`);
     }
   }
 }

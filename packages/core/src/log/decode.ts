@@ -148,6 +148,13 @@ function checkPayload(o: unknown): BatchPayload {
 export class BatchCursor {
   readonly states: StateMark[];
   readonly chain: string;
+  /**
+   * The op and CPU of the record next() gave last, as its event has them: from the batch's shape
+   * table, so a caller that dispatches on them (replay: Machine.applyAs) does not load them from
+   * objects of every event shape.
+   */
+  op: Event['op'] = 'unbind';
+  cpu = 0;
   /** Records decoded so far. */
   private decoded = 0;
   private readonly p: BatchPayload;
@@ -243,8 +250,13 @@ export class BatchCursor {
       if (!scope) this.scopes.set(key, (scope = newDecScope()));
       let event: Event;
       let primary: bigint | undefined;
-      if (sh.generic) event = fixGeneric(this.nextExt());
-      else {
+      if (sh.generic) {
+        event = fixGeneric(this.nextExt());
+        this.op = event.op;
+        this.cpu = event.cpu;
+      } else {
+        this.op = sh.op as Event['op']; // a known op: readShapes checked it against the schema
+        this.cpu = sh.cpu;
         const sc = sh.schema!;
         this.refSize = undefined;
         const layout = sh.layout;

@@ -13,8 +13,9 @@ export class PerturbedMachine extends Machine {
     super(config);
   }
 
-  override apply(ev: Event): Outcome {
-    const out = super.apply(ev);
+  /** Both ways in (apply and the replay's applyAs) come through here. */
+  override applyAs(ev: Event, op: Event['op'], cpu: number): Outcome {
+    const out = super.applyAs(ev, op, cpu);
     if (this.eventCount !== this.atSeq) return out;
     switch (this.how) {
       case 'result': out.result ^= 0x1000n; break;

@@ -16,10 +16,11 @@ export class RecordingMachine extends Machine {
     super(config);
   }
 
-  override apply(ev: Event): Outcome {
+  /** Both ways in (apply and applyAs) come through here. */
+  override applyAs(ev: Event, op: Event['op'], cpu: number): Outcome {
     let out: Outcome;
     try {
-      out = super.apply(ev);
+      out = super.applyAs(ev, op, cpu);
     } catch (e) {
       this.writer.appendThrown(ev, e);
       throw e;
