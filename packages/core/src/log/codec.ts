@@ -162,21 +162,60 @@ function bigOf(ev: Fields, code: number): unknown {
   }
 }
 
-/** Whether the packed layout can carry this event exactly; otherwise it goes whole into msgpack. */
-function packable(ev: Fields, p: Plan): boolean {
+/**
+ * The fields of the event add() is encoding that its op's plan uses, each loaded from the event
+ * once. Events come in every op's shape, so each load from one is a megamorphic lookup, and
+ * packable() and add() between them read most fields two or three times (BENCHMARKS.md, nineteenth
+ * round); they read these instead, one object of one shape. add() is never re-entered: one serves.
+ */
+interface Loaded {
+  dev: unknown;
+  cpu: unknown;
+  dir: unknown;
+  attrs: unknown;
+  /** set-mask's bits or flush-iotlb's domain (plan.extra). */
+  extra: unknown;
+  fill: unknown;
+  big0: unknown;
+  big1: unknown;
+  /** size or byNs (plan.num). */
+  num: unknown;
+  /** data, segments or sg (plan.complex). */
+  complex: unknown;
+}
+const LOADED: Loaded = { dev: undefined, cpu: undefined, dir: undefined, attrs: undefined, extra: undefined, fill: undefined, big0: undefined, big1: undefined, num: undefined, complex: undefined };
+
+function load(ev: Fields, p: Plan): Loaded {
   const sc = p.sc;
-  if (sc.dev && typeof ev.dev !== 'string') return false;
-  if (!isNat(ev.cpu) || (sc.dir && !isNat(ev.dir)) || (sc.attrs && !isNat(ev.attrs))) return false;
-  if (p.extra === 1 && !isNat(ev.bits)) return false;
-  if (sc.fill && ev.fill !== undefined && !(isNat(ev.fill) && ev.fill < NUM_LIMIT)) return false;
-  if (p.extra === 2 && typeof ev.domain !== 'string') return false;
-  if (p.big0 !== B_NONE && !isBig(bigOf(ev, p.big0))) return false;
-  if (p.big1 !== B_NONE && !isBig(bigOf(ev, p.big1))) return false;
-  if (p.num !== 0 && !isNum(p.num === 1 ? ev.size : ev.byNs)) return false;
+  const f = LOADED;
+  f.dev = sc.dev ? ev.dev : undefined;
+  f.cpu = ev.cpu;
+  f.dir = sc.dir ? ev.dir : undefined;
+  f.attrs = sc.attrs ? ev.attrs : undefined;
+  f.extra = p.extra === 1 ? ev.bits : p.extra === 2 ? ev.domain : undefined;
+  f.fill = sc.fill ? ev.fill : undefined;
+  f.big0 = p.big0 !== B_NONE ? bigOf(ev, p.big0) : undefined;
+  f.big1 = p.big1 !== B_NONE ? bigOf(ev, p.big1) : undefined;
+  f.num = p.num === 1 ? ev.size : p.num === 2 ? ev.byNs : undefined;
+  f.complex = p.complex === C_DATA ? ev.data : p.complex === C_SEGMENTS ? ev.segments : p.complex === C_SG ? ev.sg : undefined;
+  return f;
+}
+
+/** Whether the packed layout can carry this event (its fields `f`, load()ed) exactly; otherwise it goes whole into msgpack. */
+function packable(f: Loaded, p: Plan): boolean {
+  const sc = p.sc;
+  if (sc.dev && typeof f.dev !== 'string') return false;
+  if (!isNat(f.cpu) || (sc.dir && !isNat(f.dir)) || (sc.attrs && !isNat(f.attrs))) return false;
+  if (p.extra === 1 && !isNat(f.extra)) return false;
+  if (sc.fill && f.fill !== undefined && !(isNat(f.fill) && f.fill < NUM_LIMIT)) return false;
+  if (p.extra === 2 && typeof f.extra !== 'string') return false;
+  if (p.big0 !== B_NONE && !isBig(f.big0)) return false;
+  if (p.big1 !== B_NONE && !isBig(f.big1)) return false;
+  if (p.num !== 0 && !isNum(f.num)) return false;
   switch (p.complex) {
-    case C_DATA: return ev.data === undefined || ev.data instanceof Uint8Array;
-    case C_SEGMENTS: return packableSegments(ev.segments);
-    case C_SG: return packableSg(ev.sg);
+    case C_DATA: return f.complex === undefined || f.complex instanceof Uint8Array;
+    case C_SEGMENTS: return packableSegments(f.complex);
+    case C_SG: return packableSg(f.complex);
     default: return true;
   }
 }
@@ -225,9 +264,10 @@ export class BatchEncoder {
   }
 
   add(event: Event, d: OutcomeDigest): void {
-    const ev = event as unknown as Fields;
-    const plan = PLANS.get(event.op);
-    const generic = plan === undefined || !packable(ev, plan);
+    const op = event.op;
+    const plan = PLANS.get(op);
+    const f = plan === undefined ? undefined : load(event as unknown as Fields, plan);
+    const generic = plan === undefined || !packable(f!, plan);
     const sc = generic ? undefined : plan.sc;
     const r = d.result;
     if (typeof r !== 'bigint') throw new RangeError(`outcome result ${String(r)} is not a 64-bit bigint`);
@@ -235,9 +275,9 @@ export class BatchEncoder {
     const rN = Number(r);
     const rSmall = rN < EXACT && rN > -EXACT;
     if (!rSmall && !isBig(r)) throw new RangeError(`outcome result ${String(r)} is not a 64-bit bigint`);
-    const scopeKey = sc !== undefined && sc.dev ? (ev.dev as string) : '';
+    const scopeKey = sc !== undefined && sc.dev ? (f!.dev as string) : '';
     const scope = this.scope(scopeKey);
-    const primary = sc !== undefined && plan!.big0 !== B_NONE ? (bigOf(ev, plan!.big0) as bigint) : undefined;
+    const primary = sc !== undefined && plan!.big0 !== B_NONE ? (f!.big0 as bigint) : undefined;
     const flags = (d.error ? 1 : 0) | (d.thrown !== undefined ? 2 : 0);
     const pathI = this.str(d.path);
     const thrownI = d.thrown !== undefined ? this.str(d.thrown) : -1;
@@ -275,12 +315,12 @@ export class BatchEncoder {
     let dir = 0;
     let attrs = 0;
     if (sc !== undefined) {
-      cpu = ev.cpu as number;
-      if (sc.dir) dir = ev.dir as number;
-      if (sc.attrs) attrs = ev.attrs as number;
-      opI = this.str(event.op);
-      if (plan!.extra === 1) extra = ev.bits as number;
-      else if (plan!.extra === 2) extra = this.str(ev.domain as string);
+      cpu = f!.cpu as number;
+      if (sc.dir) dir = f!.dir as number;
+      if (sc.attrs) attrs = f!.attrs as number;
+      opI = this.str(op);
+      if (plan!.extra === 1) extra = f!.extra as number;
+      else if (plan!.extra === 2) extra = this.str(f!.extra as string);
     }
     // Find the shape among this scope's (a device has a handful), else by key, else add it.
     let shapeId = -1;
@@ -311,22 +351,23 @@ export class BatchEncoder {
     else {
       const p = plan!;
       let refSize: number | undefined;
-      if (p.big0 !== B_NONE) refSize = this.big(w, scope, p.big0, bigOf(ev, p.big0) as bigint);
-      if (p.big1 !== B_NONE) refSize = this.big(w, scope, p.big1, bigOf(ev, p.big1) as bigint) ?? refSize;
+      const fl = f!;
+      if (p.big0 !== B_NONE) refSize = this.big(w, scope, p.big0, fl.big0 as bigint);
+      if (p.big1 !== B_NONE) refSize = this.big(w, scope, p.big1, fl.big1 as bigint) ?? refSize;
       if (p.num === 1) {
-        const v = ev.size as number;
+        const v = fl.num as number;
         w.sint(v - (refSize ?? this.lastSize[shapeId] ?? 0));
         this.lastSize[shapeId] = v;
       } else if (p.num === 2) {
-        const v = ev.byNs as number;
+        const v = fl.num as number;
         w.sint(v - scope.byNs);
         scope.byNs = v;
       }
-      if (sc.fill) w.uint(ev.fill === undefined ? 0 : (ev.fill as number) + 1);
-      if (p.complex === C_DATA) this.ext.push(ev.data ?? null);
-      else if (p.complex === C_SEGMENTS) scope.segs.write(w, ev.segments as Segment[]);
+      if (sc.fill) w.uint(fl.fill === undefined ? 0 : (fl.fill as number) + 1);
+      if (p.complex === C_DATA) this.ext.push(fl.complex ?? null);
+      else if (p.complex === C_SEGMENTS) scope.segs.write(w, fl.complex as Segment[]);
       else if (p.complex === C_SG) {
-        const sg = ev.sg as SgList;
+        const sg = fl.complex as SgList;
         scope.segs.write(w, sg.segments);
         writeDma(w, sg.dma, sg.segments);
       }
@@ -338,7 +379,7 @@ export class BatchEncoder {
     if (sc !== undefined && !d.error && rN !== 0) {
       scope.resB[pathI] = r;
       scope.resN[pathI] = rN;
-      if (sc.mapLike) scope.hist.set(rN, { addr: r, ord: ++scope.ord, size: ev.size as number });
+      if (sc.mapLike) scope.hist.set(rN, { addr: r, ord: ++scope.ord, size: f!.num as number });
     }
     this.tags.u32(chainDetail(this.chain, d));
     this.count++;
