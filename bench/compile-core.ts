@@ -3,7 +3,7 @@
 // JavaScript line per source line), as an ES module package in `out` (`out/out/index.js`) that
 // borrows the repository's dependencies: for the tools that run the core without tsx
 // (bench/profile-lines.ts, whose profiles need real line numbers, and bench/instr-ab.ts, which runs
-// it under valgrind).
+// it under valgrind, as does bench/instr-profile.ts: compileReplayRunner).
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -31,4 +31,34 @@ export function compileCore(out: string, tree: string = repoRoot): void {
   }
   writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
   symlinkSync(join(repoRoot, 'packages/core/node_modules'), join(out, 'node_modules'));
+}
+
+/**
+ * compileCore(out, tree), and `out/replay.mjs LOG N`: replays LOG N times in one process (V8 set as
+ * packages/cli/src/v8-tuning.ts sets it) and prints `events E`; for the tools that count a warm
+ * replay's instructions under valgrind (bench/instr-ab.ts, bench/instr-profile.ts).
+ */
+export function compileReplayRunner(out: string, tree: string = repoRoot): void {
+  compileCore(out, tree);
+  writeFileSync(join(out, 'replay.mjs'), [
+    "import { setFlagsFromString } from 'node:v8';",
+    "setFlagsFromString('--no-allocation-site-pretenuring'); // as packages/cli/src/v8-tuning.ts",
+    "const { replay } = await import('./out/index.js');",
+    'let events = 0;',
+    'for (let i = 0; i < Number(process.argv[3]); i++) {',
+    '  const r = replay(process.argv[2], {});',
+    "  if (r.verdict !== 'identical') throw new Error(`replay: ${r.verdict}`);",
+    '  events = r.events;',
+    '}',
+    'console.log(`events ${events}`);',
+  ].join('\n'));
+}
+
+/**
+ * Node's V8 options for a process that should do as nearly the same work as V8 allows from run to
+ * run (for counting under valgrind): compilation and GC on the main thread, a GC schedule that does
+ * not follow the clock, hashing and randomness seeded with `seed`.
+ */
+export function predictableV8(seed: number): string[] {
+  return ['--predictable', '--predictable-gc-schedule', '--single-threaded', `--hash-seed=${seed}`, `--random-seed=${seed}`];
 }

@@ -25,11 +25,11 @@
 //   pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] [--seeds N] LOG
 
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { compileCore, repoRoot } from './compile-core.ts';
+import { compileReplayRunner, predictableV8, repoRoot } from './compile-core.ts';
 import { ratio, summarize, type Summary } from './stats.ts';
 
 const { values, positionals } = parseArgs({
@@ -48,30 +48,13 @@ const root = repoRoot;
 const commit = execFileSync('git', ['rev-parse', '--short', values.ref!], { cwd: root, encoding: 'utf8' }).trim();
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-instr-'));
 
-/** Compiles the core under `tree` (a checkout's root) to JavaScript in `out`, with a replay script. */
-function build(tree: string, out: string): void {
-  compileCore(out, tree);
-  writeFileSync(join(out, 'replay.mjs'), [
-    "import { setFlagsFromString } from 'node:v8';",
-    "setFlagsFromString('--no-allocation-site-pretenuring'); // as packages/cli/src/v8-tuning.ts",
-    "const { replay } = await import('./out/index.js');",
-    'let events = 0;',
-    'for (let i = 0; i < Number(process.argv[3]); i++) {',
-    '  const r = replay(process.argv[2], {});',
-    "  if (r.verdict !== 'identical') throw new Error(`replay: ${r.verdict}`);",
-    '  events = r.events;',
-    '}',
-    'console.log(`events ${events}`);',
-  ].join('\n'));
-}
-
 interface Counts { events: number; ir: number; d1: number; l2: number }
 
 /** cachegrind's totals for `times` replays of the log with the core built in `out`, V8 seeded with `seed`. */
 async function count(out: string, times: number, seed: number): Promise<Counts> {
   const { stdout, stderr } = await promisify(execFile)('valgrind', [
     '--tool=cachegrind', '--cache-sim=yes', '--I1=32768,8,64', '--D1=32768,8,64', '--LL=524288,8,64', '--cachegrind-out-file=/dev/null',
-    process.execPath, '--predictable', '--predictable-gc-schedule', '--single-threaded', `--hash-seed=${seed}`, `--random-seed=${seed}`, join(out, 'replay.mjs'), resolve(log!), String(times),
+    process.execPath, ...predictableV8(seed), join(out, 'replay.mjs'), resolve(log!), String(times),
   ], { cwd: out, maxBuffer: 1 << 26 });
   const num = (re: RegExp): number => {
     const m = re.exec(stderr);
@@ -87,8 +70,8 @@ try {
   execFileSync('tar', ['-x', '-C', join(dir, 'ref')], { input: tar });
   symlinkSync(join(root, 'node_modules'), join(dir, 'ref/node_modules'));
   symlinkSync(join(root, 'tsconfig.base.json'), join(dir, 'ref/tsconfig.base.json'));
-  build(join(dir, 'ref'), join(dir, 'old'));
-  build(root, join(dir, 'new'));
+  compileReplayRunner(join(dir, 'old'), join(dir, 'ref'));
+  compileReplayRunner(join(dir, 'new'), root);
   const per: Record<string, Counts[]> = { old: [], new: [] };
   for (let seed = 1; seed <= seeds; seed++) {
     for (const side of ['old', 'new']) {
