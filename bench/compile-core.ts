@@ -20,6 +20,19 @@ export function extractCore(commit: string, dir: string): void {
   symlinkSync(join(repoRoot, 'packages/core/node_modules'), join(dir, 'packages/core/node_modules'));
 }
 
+/**
+ * Extracts packages/core of `commit` (with its tsconfig) into `dir` as a tree compileCore can
+ * compile: `dir` borrows this checkout's node_modules and tsconfig.base.json. Returns `dir`.
+ */
+export function checkoutCore(commit: string, dir: string): string {
+  const tar = execFileSync('git', ['archive', commit, 'packages/core'], { cwd: repoRoot, maxBuffer: 1 << 30 });
+  mkdirSync(dir, { recursive: true });
+  execFileSync('tar', ['-x', '-C', dir], { input: tar });
+  symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
+  symlinkSync(join(repoRoot, 'tsconfig.base.json'), join(dir, 'tsconfig.base.json'));
+  return dir;
+}
+
 /** Compiles `tree`'s packages/core (tree: a checkout's root, default this one) into `out`. */
 export function compileCore(out: string, tree: string = repoRoot): void {
   mkdirSync(out, { recursive: true });

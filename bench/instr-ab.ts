@@ -25,11 +25,11 @@
 //   pnpm tsx bench/instr-ab.ts [--ref REF] [--few N] [--many N] [--seeds N] LOG
 
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { compileReplayRunner, predictableV8, repoRoot } from './compile-core.ts';
+import { checkoutCore, compileReplayRunner, predictableV8, repoRoot } from './compile-core.ts';
 import { ratio, summarize, type Summary } from './stats.ts';
 
 const { values, positionals } = parseArgs({
@@ -65,12 +65,7 @@ async function count(out: string, times: number, seed: number): Promise<Counts> 
 }
 
 try {
-  const tar = execFileSync('git', ['archive', commit, 'packages/core'], { cwd: root, maxBuffer: 1 << 30 });
-  mkdirSync(join(dir, 'ref'));
-  execFileSync('tar', ['-x', '-C', join(dir, 'ref')], { input: tar });
-  symlinkSync(join(root, 'node_modules'), join(dir, 'ref/node_modules'));
-  symlinkSync(join(root, 'tsconfig.base.json'), join(dir, 'ref/tsconfig.base.json'));
-  compileReplayRunner(join(dir, 'old'), join(dir, 'ref'));
+  compileReplayRunner(join(dir, 'old'), checkoutCore(commit, join(dir, 'ref')));
   compileReplayRunner(join(dir, 'new'), root);
   const per: Record<string, Counts[]> = { old: [], new: [] };
   for (let seed = 1; seed <= seeds; seed++) {

@@ -13,7 +13,8 @@
 // miss can take the same time for very different counts); V8 runs in its predictable mode (see
 // predictableV8), so the GC and the compiler work on the main thread and are counted here where a
 // real run does part of it on a helper thread; and a function V8 has not optimized by the replays
-// FEW..MANY shows its baseline code's inline-cache calls. Needs valgrind (callgrind_annotate comes
+// FEW..MANY shows its baseline code's inline-cache calls. Give it a log of 200 k events or more:
+// on one of 20 k the compiler's work is still 40 % of replays 3..4. Needs valgrind (callgrind_annotate comes
 // with it); ~3 minutes on the 200 k-event direct-only log with the defaults. A tool for
 // BENCHMARKS.md, not part of `pnpm bench`.
 //   pnpm tsx bench/instr-profile.ts [--ref REF] [--few N] [--many N] [--top K] [--callers NAME] LOG
@@ -21,11 +22,11 @@
 // Builtins_LoadIC_Megamorphic), by the instructions spent in them per event.
 
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { compileReplayRunner, extractCore, predictableV8, repoRoot } from './compile-core.ts';
+import { checkoutCore, compileReplayRunner, predictableV8, repoRoot } from './compile-core.ts';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -145,12 +146,10 @@ async function callgrind(out: string, times: number, dir: string): Promise<Run> 
 const dir = mkdtempSync(join(tmpdir(), 'dmasim-instr-profile-'));
 try {
   let tree = repoRoot;
-  let what = 'working tree';
+  let what = 'the working tree';
   if (values.ref) {
     const commit = execFileSync('git', ['rev-parse', '--short', values.ref], { cwd: repoRoot, encoding: 'utf8' }).trim();
-    mkdirSync(join(dir, 'ref'));
-    extractCore(commit, join(dir, 'ref'));
-    tree = join(dir, 'ref');
+    tree = checkoutCore(commit, join(dir, 'ref'));
     what = commit;
   }
   const out = join(dir, 'build');
@@ -170,7 +169,7 @@ try {
     cats.set(category(k), (cats.get(category(k)) ?? 0) + v);
   }
   const pct = (v: number): string => `${((v / total) * 100).toFixed(1).padStart(5)} %`;
-  console.log(`${log}: ${events} events, core of the ${what}; instructions per event of a warm replay (replays ${few + 1}..${many} of a process): ${Math.round(total)}`);
+  console.log(`${log}: ${events} events, core of ${what}; instructions per event of a warm replay (replays ${few + 1}..${many} of a process): ${Math.round(total)}`);
   for (const [k, v] of [...cats].sort((x, y) => y[1] - x[1])) console.log(`  ${String(Math.round(v)).padStart(7)} ${pct(v)}  ${k}`);
   console.log(`the ${top} largest:`);
   for (const [k, v] of [...diff].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`  ${String(Math.round(v)).padStart(7)} ${pct(v)}  ${k}`);

@@ -66,7 +66,6 @@ export interface Scope {
   /** Count of mapping results remembered so far (map-like ops). */
   ord: number;
 }
-export const newScope = (): Scope => ({ phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, results: new Map(), ord: 0 });
 
 /** Encoder-side scope: also the mapping results by address and the scope's shapes, to find fast. */
 interface EncScope extends Omit<Scope, 'results'> {

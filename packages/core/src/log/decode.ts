@@ -34,9 +34,10 @@ interface DecScope extends Scope {
   histAddrN: number[];
   histSize: number[];
 }
-// A literal (newScope()'s keys, then these), not a spread of newScope(): V8 gives every object made by a spread followed by more
-// keys a map of its own, so each batch's scopes had new maps and every access to them in readBig and
-// next() was a megamorphic lookup (BENCHMARKS.md, nineteenth round).
+// One literal with every key (Scope's, then DecScope's), not a spread of a Scope followed by more
+// keys: V8 gives every object made that way a map of its own, so each batch's scopes had new maps
+// and every access to them in readBig and next() was a megamorphic lookup (BENCHMARKS.md,
+// nineteenth round).
 const newDecScope = (): DecScope => ({
   phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, results: new Map(), ord: 0, physN: 0, addrN: 0, cpuAddrN: 0, histAddr: [], histAddrN: [], histSize: [],
 });
