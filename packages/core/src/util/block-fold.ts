@@ -12,22 +12,21 @@
 // and shifts each word separately; here a block is one load and five vector operations, and the
 // copy into the module's memory is a memmove (BENCHMARKS.md, nineteenth round).
 
+import { ByteWriter } from '../log/varint.ts';
+
 /** The module, assembled here from its instructions (no build step, nothing fetched). */
 function moduleBytes(): Uint8Array {
-  const leb = (n: number): number[] => {
-    const out: number[] = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n !== 0) b |= 0x80;
-      out.push(b);
-    } while (n !== 0);
-    return out;
+  // WebAssembly's integers are the log's unsigned LEB128 varints, its constants little-endian
+  // words: both as log/varint.ts's ByteWriter writes them.
+  const written = (write: (w: ByteWriter) => void): number[] => {
+    const w = new ByteWriter(16);
+    write(w);
+    return Array.from(w.bytes());
   };
+  const leb = (n: number): number[] => written((w) => w.uint(n));
   const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
   const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
   const simd = (op: number): number[] => [0xfd, ...leb(op)];
-  const u32le = (x: number): number[] => [x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24];
   // Opcodes (WebAssembly core 2.0 and its fixed-width SIMD).
   const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22, I32_CONST = 0x41, I32_ADD = 0x6a, I32_SHL = 0x74, I32_LT_U = 0x49;
   const LOOP = 0x03, BR_IF = 0x0d, END = 0x0b, VOID = 0x40, I32 = 0x7f, V128 = 0x7b;
@@ -42,7 +41,7 @@ function moduleBytes(): Uint8Array {
     LOOP, VOID,
     LOCAL_GET, 1, I32_CONST, 13, ...simd(I32X4_SHL), LOCAL_GET, 1, I32_CONST, 19, ...simd(I32X4_SHR_U), ...simd(V128_OR),
     LOCAL_GET, 2, ...simd(V128_LOAD), ...ALIGN16, ...simd(V128_XOR),
-    ...simd(V128_CONST), ...u32le(0x01000193), ...u32le(0x5bd1e995), ...u32le(0x01000193), ...u32le(0x5bd1e995),
+    ...simd(V128_CONST), ...written((w) => [0x01000193, 0x5bd1e995, 0x01000193, 0x5bd1e995].forEach((c) => w.u32(c))),
     ...simd(I32X4_MUL), LOCAL_SET, 1,
     LOCAL_GET, 2, I32_CONST, 16, I32_ADD, LOCAL_TEE, 2, LOCAL_GET, 3, I32_LT_U, BR_IF, 0,
     END,
