@@ -8,6 +8,8 @@ import type { ScheduleSpec } from './schedule.ts';
 /** What the coordinator needs of the model (Machine satisfies it). */
 export interface Model {
   apply(ev: Event): Outcome;
+  /** apply(ev) for a caller that holds ev.op and ev.cpu apart from it (Machine.applyAs). */
+  applyAs?(ev: Event, op: Event['op'], cpu: number): Outcome;
   stateHash(): string;
   /** The BUG line once a call crashed the simulated kernel (Machine.crashed). */
   readonly crashed?: string | null;

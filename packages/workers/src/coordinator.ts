@@ -296,11 +296,11 @@ export class Coordinator {
         this.end(dev, 'failed', dec.message);
         return;
       case 'event': {
-        const out = this.applyEvent(dev, dec.ev);
+        const out = this.applyEvent(dev, dec.ev, dec.op, dec.cpu);
         if (!out) return;
         const ev = dec.ev;
         if (dec.bind !== 0xffffffff) d.handles.bind(dec.bind, ev, out, dec.checked);
-        else if (ev.op === 'mapping-error') d.handles.markChecked(ev, out, refHandle(b, i));
+        else if (dec.op === 'mapping-error') d.handles.markChecked(ev, out, refHandle(b, i));
         if (dec.reply) (d.replies ??= []).push({ rec: i, result: out.result, error: out.error, skipped: false });
         break;
       }
@@ -310,13 +310,16 @@ export class Coordinator {
 
   /**
    * Stamps, applies and logs one event for device `dev` (-1: the scenario's top-level script).
-   * Returns null when apply threw (a kernel BUG or a refused request: handled here).
+   * `op` and `cpu`, when given, are ev.op and ev.cpu (the record decoder's). Returns null when apply threw (a kernel BUG or a refused request: handled here).
    */
-  applyEvent(dev: number, ev: Event): Outcome | null {
+  applyEvent(dev: number, ev: Event, op?: Event['op'], cpu?: number): Outcome | null {
     const seq = ++this.seq;
     let out: Outcome;
     try {
-      out = this.o.model.apply(ev);
+      // The record decoder's op and CPU, when it gave them: Machine.applyAs then reads neither
+      // from the event (a load from objects of every event shape; BENCHMARKS.md, twentieth round).
+      const model = this.o.model;
+      out = op !== undefined && cpu !== undefined && model.applyAs ? model.applyAs(ev, op, cpu) : model.apply(ev);
     } catch (e) {
       this.o.sink?.append(ev, null, e);
       this.thrown(dev, ev, e);

@@ -21,7 +21,8 @@ const H_DEAD = 3;
 const M64 = (1n << 64n) - 1n;
 
 export type Decoded =
-  | { kind: 'event'; ev: Event; bind: number; reply: boolean; checked: boolean }
+  /** `op` and `cpu` are ev.op and ev.cpu, held apart for Machine.applyAs (no load from events of every shape). */
+  | { kind: 'event'; ev: Event; op: Event['op']; cpu: number; bind: number; reply: boolean; checked: boolean }
   | { kind: 'skip'; reply: boolean }
   | { kind: 'end'; info: string }
   | { kind: 'fail'; message: string };
@@ -149,7 +150,7 @@ export class DeviceHandles {
         ev = { op, cpu, domain: decodeUtf8(extBytes(b, ext)) }; break;
     }
     if (bind !== NO_HANDLE && bind >= (1 << 24)) throw new MalformedRecord(`${op}: bind handle ${bind} out of range`);
-    return { kind: 'event', ev, bind, reply, checked: (flags & F_CHECKED) !== 0 };
+    return { kind: 'event', ev, op, cpu, bind, reply, checked: (flags & F_CHECKED) !== 0 };
   }
 
   /** Records what a bind call returned under its handle. */

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { Machine, replay } from '@dmasim/core';
+import { Machine, replay, type Event, type Outcome } from '@dmasim/core';
 import { runStress, type ScheduleSpec, type StressResult } from './index.ts';
 import { platformWith, tmpDir } from './testing/setups.ts';
 
@@ -97,5 +97,32 @@ describe('outcome recycling during a run', () => {
     expect(r3.end).toBe('completed');
     expect(seen3.size).toBe(1);
     expect(m3.recycleOutcomes).toBe(false);
+  });
+});
+
+describe('the coordinator hands the model the op and CPU its record decoder read', () => {
+  it('applies every device event through Machine.applyAs with that event\'s own op and CPU', async () => {
+    const { config, programs } = platformWith(2, 200);
+    let viaApply = 0;
+    let viaApplyAs = 0;
+    const wrong: string[] = [];
+    class Watching extends Machine {
+      override apply(ev: Event): Outcome {
+        viaApply++;
+        return super.apply(ev);
+      }
+      override applyAs(ev: Event, op: Event['op'], cpu: number): Outcome {
+        viaApplyAs++;
+        if (op !== ev.op || cpu !== ev.cpu) wrong.push(`${ev.op}/${ev.cpu} given as ${op}/${cpu}`);
+        return super.applyAs(ev, op, cpu);
+      }
+    }
+    const machine = new Watching(config);
+    const r = await runStress({ config, programs, schedule: { mode: 'free' }, machine, threads: 'inline' });
+    expect(r.end).toBe('completed');
+    expect(wrong).toEqual([]);
+    // apply() goes through applyAs() too: a device event is counted by applyAs alone.
+    expect(viaApply).toBe(0);
+    expect(viaApplyAs).toBe(r.events);
   });
 });
