@@ -80,11 +80,32 @@ interface EncScope extends Omit<Scope, 'results'> {
   hist: Map<number, { addr: bigint; ord: number; size: number }>;
   /** Flattened [opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI, id] groups. */
   shapes: number[];
+  /**
+   * shapeHash() of a group's first nine words → the group's offset in `shapes`: a cache in front
+   * of BatchEncoder.shapeIds (the authority), checked word by word on every hit.
+   */
+  shapeAt: Map<number, number>;
   segs: SegEncoder;
 }
-const SHAPE_WORDS = 10;
-/** Beyond this many shapes in one scope, look shapes up by string key instead of scanning. */
-const SCAN_LIMIT = 24;
+
+/**
+ * A small-integer hash of a shape's words within a scope (BatchEncoder.add's shape cache). Before,
+ * the cache was a scan of the scope's first 24 shapes, and a shape past those (or new in the
+ * batch) built a string key: 16–18 % of a direct-only log's events, and the encoder's costliest
+ * line (BENCHMARKS.md, twentieth round).
+ */
+function shapeHash(opI: number, cpu: number, dir: number, attrs: number, extra: number, pathI: number, flags: number, rmode: number, thrownI: number): number {
+  let h = Math.imul(opI ^ 0x2f1b3c4d, 0x01000193);
+  h = Math.imul(h ^ cpu, 0x01000193);
+  h = Math.imul(h ^ dir, 0x01000193);
+  h = Math.imul(h ^ attrs, 0x01000193);
+  h = Math.imul(h ^ extra, 0x01000193);
+  h = Math.imul(h ^ pathI, 0x01000193);
+  h = Math.imul(h ^ flags, 0x01000193);
+  h = Math.imul(h ^ rmode, 0x01000193);
+  h = Math.imul(h ^ thrownI, 0x01000193);
+  return (h ^ (h >>> 15)) & 0x3fffffff; // a small integer: the Map hashes it without a heap number
+}
 
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && Math.abs(v) < NUM_LIMIT && !Object.is(v, -0);
@@ -250,12 +271,17 @@ export class BatchEncoder {
     return i;
   }
 
+  /** shapeHash(); a test overrides it to make shapes share hashes. */
+  protected hashShape(opI: number, cpu: number, dir: number, attrs: number, extra: number, pathI: number, flags: number, rmode: number, thrownI: number): number {
+    return shapeHash(opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI);
+  }
+
   private scope(key: string): EncScope {
     let s = this.scopes.get(key);
     if (!s) {
       s = {
         phys: 0n, addr: 0n, cpuAddr: 0n, byNs: 0, ord: 0, physN: 0, addrN: 0, cpuAddrN: 0,
-        resB: [], resN: [], hist: new Map(), shapes: [], segs: new SegEncoder(),
+        resB: [], resN: [], hist: new Map(), shapes: [], shapeAt: new Map(), segs: new SegEncoder(),
       };
       this.scopes.set(key, s);
     }
@@ -321,17 +347,14 @@ export class BatchEncoder {
       if (plan!.extra === 1) extra = f!.extra as number;
       else if (plan!.extra === 2) extra = this.str(f!.extra as string);
     }
-    // Find the shape among this scope's (a device has a handful), else by key, else add it.
+    // Find the shape in this scope's cache (by hash, then word by word), else by key, else add it.
     let shapeId = -1;
     const ss = scope.shapes;
-    if (ss.length <= SCAN_LIMIT * SHAPE_WORDS) {
-      for (let i = 0; i < ss.length; i += SHAPE_WORDS) {
-        if (ss[i] === opI && ss[i + 1] === cpu && ss[i + 2] === dir && ss[i + 3] === attrs && ss[i + 4] === extra &&
-            ss[i + 5] === pathI && ss[i + 6] === flags && ss[i + 7] === rmode && ss[i + 8] === thrownI) {
-          shapeId = ss[i + 9]!;
-          break;
-        }
-      }
+    const hash = this.hashShape(opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI);
+    const i = scope.shapeAt.get(hash);
+    if (i !== undefined && ss[i] === opI && ss[i + 1] === cpu && ss[i + 2] === dir && ss[i + 3] === attrs && ss[i + 4] === extra &&
+        ss[i + 5] === pathI && ss[i + 6] === flags && ss[i + 7] === rmode && ss[i + 8] === thrownI) {
+      shapeId = ss[i + 9]!;
     }
     if (shapeId < 0) {
       const devI = sc !== undefined && sc.dev ? this.str(scopeKey) : -1;
@@ -342,7 +365,9 @@ export class BatchEncoder {
         this.shapeIds.set(key, shapeId);
         this.writeShape(sc, generic, opI, devI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI);
       }
-      if (ss.length <= SCAN_LIMIT * SHAPE_WORDS) ss.push(opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI, shapeId);
+      // (A hash shared with another shape: the later one is cached; the other goes by key.)
+      scope.shapeAt.set(hash, ss.length);
+      ss.push(opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI, shapeId);
     }
     const w = this.rec;
     w.uint(shapeId);
