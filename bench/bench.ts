@@ -115,6 +115,8 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
         const wall: number[] = [];
         const windows: number[] = [];
         const fromGo: number[] = [];
+        const busy: number[] = [];
+        const cpu: number[] = [];
         const logFile = join(dir, `pipe-${mix}-${devices}.dlog`);
         const s = await interleaved(plan.pipelineRuns, {
           pipeline: async () => {
@@ -125,6 +127,8 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
             wall.push(r.wallEps);
             windows.push(r.window.last - r.window.first);
             fromGo.push(r.goEps);
+            busy.push(r.elu);
+            cpu.push(r.cpuPerEventUs);
             if (first) {
               // The very same events through replay, timed over the same stretch (the run's steady window).
               const rr = timeReplay(logFile, r.window);
@@ -138,6 +142,7 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
         const rep = replayEps.get(mix) ?? 0;
         const row: PipelineRow = {
           mix, devices, threads, events: applied, pipeline: s.pipeline, pipelineWall: summarize(wall), window: summarize(windows), pipelineFromGo: summarize(fromGo), transport: s.transport,
+          coordinatorBusy: summarize(busy), cpuPerEvent: summarize(cpu),
           ratioToReplay: rep ? s.pipeline.median / rep : 0,
           ownReplay,
           ratioToOwnReplay: ownReplay ? s.pipeline.median / ownReplay : 0,

@@ -4,6 +4,7 @@
 // coordinator, with the model replaced by a constant-time NullModel and no log.
 
 import { rmSync } from 'node:fs';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Event } from '../packages/core/src/index.ts';
 import { DEFAULT_DEVICE_NICE, runStress, type Model, type StressResult } from '../packages/workers/src/index.ts';
 import { MIXES, type MixName } from './mixes.ts';
@@ -28,6 +29,13 @@ export interface PipelineRun {
   end: string;
   /** The steady window as event sequence numbers (to replay exactly the same stretch). */
   window: { first: number; last: number };
+  /**
+   * The coordinator's event-loop utilization over the steady window (performance.
+   * eventLoopUtilization of this thread: 1 when it never waited for a device), NaN when no program
+   * ended the window; and the process's CPU time (all threads) per event of the window, in µs.
+   */
+  elu: number;
+  cpuPerEventUs: number;
 }
 
 export interface PipelineOptions {
@@ -60,6 +68,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   let tLast = 0;
   let nLast = 0;
   let closed = false;
+  let elu0: EventLoopUtilization | undefined;
+  let elu = NaN;
+  let cpu0: NodeJS.CpuUsage | undefined;
+  let cpuUs: NodeJS.CpuUsage | undefined;
   const onEvent = (seq: number, dev: number, ev: Event): void => {
     n = seq;
     if (closed) return;
@@ -69,12 +81,16 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
         if (--waiting === 0) {
           tFirst = now();
           nFirst = n;
+          elu0 = performance.eventLoopUtilization();
+          cpu0 = process.cpuUsage();
         }
       }
     } else if (ev.op === 'unbind') {
       tLast = now();
       nLast = n;
       closed = true;
+      elu = performance.eventLoopUtilization(elu0).utilization;
+      cpuUs = process.cpuUsage(cpu0);
     } else if ((n & 255) === 0) {
       tLast = now();
       nLast = n;
@@ -105,5 +121,6 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
     threads: r.threads,
     end: r.end,
     window: { first: nFirst, last: nLast },
+    elu, cpuPerEventUs: cpuUs && nLast > nFirst ? (cpuUs.user + cpuUs.system) / (nLast - nFirst) : NaN,
   };
 }

@@ -57,6 +57,13 @@ export interface PipelineRow {
   ratioToOwnReplay: number;
   /** pipeline / transport. */
   ratioToTransport: number;
+  /**
+   * The coordinator thread's event-loop utilization over each run's steady window (1: never idle,
+   * the pipeline is bound by the coordinator), and the whole process's CPU time per event applied
+   * there (every thread: coordinator, devices, GC), in µs.
+   */
+  coordinatorBusy: Summary;
+  cpuPerEvent: Summary;
   /** pipeline / the same mix's 2-device pipeline. */
   ratioTo2: number | null;
   /** ratioToOwnReplay / the 2-device run's ratioToOwnReplay: scaling with the mix's per-device composition factored out. */
@@ -151,10 +158,11 @@ export function render(r: Results): string {
   if (r.pipeline.length) {
     out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s, over each run\'s steady window (every device running: "least window" is the shortest run\'s, in events)' + warmUpNote(r.plan));
     out.push(table(
-      ['mix', 'devices', 'threads', 'events', 'least window', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'from go ev/s', '/ 2 devs (from go)', 'incl. start-up ev/s'],
+      ['mix', 'devices', 'threads', 'events', 'least window', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'from go ev/s', '/ 2 devs (from go)', 'incl. start-up ev/s', 'coordinator busy', 'CPU µs/event'],
       r.pipeline.map((x) => [
         x.mix, String(x.devices), String(x.threads), si(x.events), si(x.window.min), ms(x.pipeline), x2(x.ratioToReplay), si(x.ownReplay), x2(x.ratioToOwnReplay),
         x.ratioTo2 === null ? '' : x2(x.ratioTo2), x.ratioTo2Normalized === null ? '' : x2(x.ratioTo2Normalized), ms(x.transport), x2(x.ratioToTransport), ms(x.pipelineFromGo), x.ratioTo2FromGo === null ? '' : x2(x.ratioTo2FromGo), si(x.pipelineWall.median),
+        x.coordinatorBusy ? x2(x.coordinatorBusy.median) : '', x.cpuPerEvent ? x.cpuPerEvent.median.toFixed(2) : '',
       ]),
     ));
   }
