@@ -116,6 +116,7 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
         const windows: number[] = [];
         const fromGo: number[] = [];
         const busy: number[] = [];
+        const mainCpu: number[] = [];
         const cpu: number[] = [];
         const logFile = join(dir, `pipe-${mix}-${devices}.dlog`);
         const s = await interleaved(plan.pipelineRuns, {
@@ -128,6 +129,7 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
             windows.push(r.window.last - r.window.first);
             fromGo.push(r.goEps);
             busy.push(r.elu);
+            mainCpu.push(r.coordinatorCpu);
             cpu.push(r.cpuPerEventUs);
             if (first) {
               // The very same events through replay, timed over the same stretch (the run's steady window).
@@ -142,7 +144,7 @@ export async function runBench(plan: Plan, dir: string, command: string, log: Lo
         const rep = replayEps.get(mix) ?? 0;
         const row: PipelineRow = {
           mix, devices, threads, events: applied, pipeline: s.pipeline, pipelineWall: summarize(wall), window: summarize(windows), pipelineFromGo: summarize(fromGo), transport: s.transport,
-          coordinatorBusy: summarize(busy), cpuPerEvent: summarize(cpu),
+          coordinatorBusy: summarize(busy), coordinatorCpu: summarize(mainCpu), cpuPerEvent: summarize(cpu),
           ratioToReplay: rep ? s.pipeline.median / rep : 0,
           ownReplay,
           ratioToOwnReplay: ownReplay ? s.pipeline.median / ownReplay : 0,

@@ -3,7 +3,7 @@
 // batch boundary); and the transport ceiling — the same programs, the same bus encoding, the same
 // coordinator, with the model replaced by a constant-time NullModel and no log.
 
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Event } from '../packages/core/src/index.ts';
 import { DEFAULT_DEVICE_NICE, runStress, type Model, type StressResult } from '../packages/workers/src/index.ts';
@@ -35,7 +35,24 @@ export interface PipelineRun {
    * ended the window; and the process's CPU time (all threads) per event of the window, in µs.
    */
   elu: number;
+  /** The coordinator thread's CPU time over the steady window, as a share of the window (Linux: /proc; else NaN). */
+  coordinatorCpu: number;
   cpuPerEventUs: number;
+}
+
+/**
+ * CPU time (user + system) of this process's main thread, in ms, from /proc/self/task/PID/stat
+ * (utime and stime, in the 100 Hz ticks /proc reports on Linux); NaN where there is no /proc.
+ * Node 20 has no per-thread CPU clock (process.threadCpuUsage is Node 23).
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 export interface PipelineOptions {
@@ -72,6 +89,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
   let elu = NaN;
   let cpu0: NodeJS.CpuUsage | undefined;
   let cpuUs: NodeJS.CpuUsage | undefined;
+  let main0 = NaN;
+  let mainCpu = NaN;
   const onEvent = (seq: number, dev: number, ev: Event): void => {
     n = seq;
     if (closed) return;
@@ -83,6 +102,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
           nFirst = n;
           elu0 = performance.eventLoopUtilization();
           cpu0 = process.cpuUsage();
+          main0 = mainThreadCpuMs();
         }
       }
     } else if (ev.op === 'unbind') {
@@ -91,6 +111,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
       closed = true;
       elu = performance.eventLoopUtilization(elu0).utilization;
       cpuUs = process.cpuUsage(cpu0);
+      mainCpu = (mainThreadCpuMs() - main0) / (tLast - tFirst);
     } else if ((n & 255) === 0) {
       tLast = now();
       nLast = n;
@@ -121,6 +142,6 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineRun> {
     threads: r.threads,
     end: r.end,
     window: { first: nFirst, last: nLast },
-    elu, cpuPerEventUs: cpuUs && nLast > nFirst ? (cpuUs.user + cpuUs.system) / (nLast - nFirst) : NaN,
+    elu, coordinatorCpu: mainCpu, cpuPerEventUs: cpuUs && nLast > nFirst ? (cpuUs.user + cpuUs.system) / (nLast - nFirst) : NaN,
   };
 }

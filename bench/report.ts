@@ -63,6 +63,8 @@ export interface PipelineRow {
    * there (every thread: coordinator, devices, GC), in µs.
    */
   coordinatorBusy: Summary;
+  /** The coordinator thread's CPU time over the steady window, as a share of it (Linux only). */
+  coordinatorCpu: Summary;
   cpuPerEvent: Summary;
   /** pipeline / the same mix's 2-device pipeline. */
   ratioTo2: number | null;
@@ -158,11 +160,11 @@ export function render(r: Results): string {
   if (r.pipeline.length) {
     out.push('', '2–3. Live pipeline (device workers → bus → coordinator → model → log, fsync per batch) and transport ceiling (NullModel, no log); steady-state events/s, over each run\'s steady window (every device running: "least window" is the shortest run\'s, in events)' + warmUpNote(r.plan));
     out.push(table(
-      ['mix', 'devices', 'threads', 'events', 'least window', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'from go ev/s', '/ 2 devs (from go)', 'incl. start-up ev/s', 'coordinator busy', 'CPU µs/event'],
+      ['mix', 'devices', 'threads', 'events', 'least window', 'pipeline ev/s', '/ replay (1)', 'own log replay ev/s', '/ own replay', '/ 2 devs', '(normalized)', 'transport ev/s', 'pipe / transport', 'from go ev/s', '/ 2 devs (from go)', 'incl. start-up ev/s', 'coordinator busy', 'coordinator CPU', 'CPU µs/event'],
       r.pipeline.map((x) => [
         x.mix, String(x.devices), String(x.threads), si(x.events), si(x.window.min), ms(x.pipeline), x2(x.ratioToReplay), si(x.ownReplay), x2(x.ratioToOwnReplay),
         x.ratioTo2 === null ? '' : x2(x.ratioTo2), x.ratioTo2Normalized === null ? '' : x2(x.ratioTo2Normalized), ms(x.transport), x2(x.ratioToTransport), ms(x.pipelineFromGo), x.ratioTo2FromGo === null ? '' : x2(x.ratioTo2FromGo), si(x.pipelineWall.median),
-        x.coordinatorBusy ? x2(x.coordinatorBusy.median) : '', x.cpuPerEvent ? x.cpuPerEvent.median.toFixed(2) : '',
+        x.coordinatorBusy ? x2(x.coordinatorBusy.median) : '', x.coordinatorCpu ? x2(x.coordinatorCpu.median) : '', x.cpuPerEvent ? x.cpuPerEvent.median.toFixed(2) : '',
       ]),
     ));
   }
