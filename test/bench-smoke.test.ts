@@ -98,6 +98,10 @@ describe('bench harness', () => {
       expect(p.window.min).toBeGreaterThan(0);
       expect(p.window.max).toBeLessThanOrEqual(p.events);
       expect(p.pipelineFromGo.median).toBeGreaterThan(0);
+      // Over the same window: the coordinator's event-loop utilization, and CPU per event applied.
+      expect(p.coordinatorBusy.median).toBeGreaterThan(0);
+      expect(p.coordinatorBusy.median).toBeLessThanOrEqual(1);
+      expect(p.cpuPerEvent.median).toBeGreaterThan(0);
     }
     expect(res.pipeline[1]!.ratioTo2FromGo).toBeCloseTo(res.pipeline[1]!.pipelineFromGo.median / res.pipeline[0]!.pipelineFromGo.median, 9);
     expect(res.memory!.events).toBeGreaterThanOrEqual(plan.memoryEvents); // the run reaches the events asked for (bench/child.ts)
@@ -107,5 +111,6 @@ describe('bench harness', () => {
     expect(res.targets.length).toBeGreaterThan(0);
     expect(render(res)).toContain('Targets');
     expect(render(res)).toContain('least window');
+    expect(render(res)).toContain('coordinator busy');
   });
 });
