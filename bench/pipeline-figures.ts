@@ -31,12 +31,13 @@ export interface PipelineRun {
   window: { first: number; last: number };
   /**
    * The coordinator's event-loop utilization over the steady window (performance.
-   * eventLoopUtilization of this thread: 1 when it never waited for a device), NaN when no program
-   * ended the window; and the process's CPU time (all threads) per event of the window, in µs.
+   * eventLoopUtilization of this thread: 1 when it never waited for a device). Like the two
+   * below, NaN when no program's end closed the window.
    */
   elu: number;
   /** The coordinator thread's CPU time over the steady window, as a share of the window (Linux: /proc; else NaN). */
   coordinatorCpu: number;
+  /** The process's CPU time (all threads) per event of the steady window, in µs. */
   cpuPerEventUs: number;
 }
 

@@ -57,14 +57,11 @@ export interface PipelineRow {
   ratioToOwnReplay: number;
   /** pipeline / transport. */
   ratioToTransport: number;
-  /**
-   * The coordinator thread's event-loop utilization over each run's steady window (1: never idle,
-   * the pipeline is bound by the coordinator), and the whole process's CPU time per event applied
-   * there (every thread: coordinator, devices, GC), in µs.
-   */
+  /** The coordinator thread's event-loop utilization over each run's steady window (1: never idle, the pipeline is bound by the coordinator). */
   coordinatorBusy: Summary;
-  /** The coordinator thread's CPU time over the steady window, as a share of it (Linux only). */
+  /** The coordinator thread's CPU time over each steady window, as a share of it (Linux only). */
   coordinatorCpu: Summary;
+  /** The whole process's CPU time per event applied in each steady window (every thread: coordinator, devices, GC), in µs. */
   cpuPerEvent: Summary;
   /** pipeline / the same mix's 2-device pipeline. */
   ratioTo2: number | null;

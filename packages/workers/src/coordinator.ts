@@ -310,7 +310,8 @@ export class Coordinator {
 
   /**
    * Stamps, applies and logs one event for device `dev` (-1: the scenario's top-level script).
-   * `op` and `cpu`, when given, are ev.op and ev.cpu (the record decoder's). Returns null when apply threw (a kernel BUG or a refused request: handled here).
+   * `op` and `cpu`, when given, are ev.op and ev.cpu (the record decoder's). Returns null when
+   * apply threw (a kernel BUG or a refused request: handled here).
    */
   applyEvent(dev: number, ev: Event, op?: Event['op'], cpu?: number): Outcome | null {
     const seq = ++this.seq;
