@@ -123,10 +123,10 @@ describe('batch codec', () => {
   });
 });
 
-describe('the encoder\'s shape cache (a hash in front of the string keys)', () => {
+describe('the encoder\'s shape lookup (by hash, checked word by word)', () => {
   const digest = (result: bigint): OutcomeDigest => ({ result, error: false, path: 'direct', hi: 7, lo: 0, thrown: undefined });
   const map = (attrs: number, cpu: number, phys: bigint): Event => ({ op: 'map-single', dev: 'nic0', cpu, phys, size: 1500, dir: 1, attrs });
-  /** Every shape hashes alike: each cache hit must be checked, and a mismatch go by the string key. */
+  /** Every shape hashes alike: each hit must be checked, and a mismatch found by the scan. */
   class Colliding extends BatchEncoder {
     protected override hashShape(): number {
       return 5;

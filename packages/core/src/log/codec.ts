@@ -80,19 +80,23 @@ interface EncScope extends Omit<Scope, 'results'> {
   hist: Map<number, { addr: bigint; ord: number; size: number }>;
   /** Flattened [opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI, id] groups. */
   shapes: number[];
-  /**
-   * shapeHash() of a group's first nine words → the group's offset in `shapes`: a cache in front
-   * of BatchEncoder.shapeIds (the authority), checked word by word on every hit.
-   */
+  /** shapeHash() of a group's first nine words → the group's offset in `shapes` (checked word by word on every hit). */
   shapeAt: Map<number, number>;
   segs: SegEncoder;
 }
+const SHAPE_WORDS = 10;
+
+/** Whether the group at `at` of a scope's `shapes` holds these nine words. */
+function sameShape(ss: number[], at: number, opI: number, cpu: number, dir: number, attrs: number, extra: number, pathI: number, flags: number, rmode: number, thrownI: number): boolean {
+  return ss[at] === opI && ss[at + 1] === cpu && ss[at + 2] === dir && ss[at + 3] === attrs && ss[at + 4] === extra &&
+    ss[at + 5] === pathI && ss[at + 6] === flags && ss[at + 7] === rmode && ss[at + 8] === thrownI;
+}
 
 /**
- * A small-integer hash of a shape's words within a scope (BatchEncoder.add's shape cache). Before,
- * the cache was a scan of the scope's first 24 shapes, and a shape past those (or new in the
- * batch) built a string key: 16–18 % of a direct-only log's events, and the encoder's costliest
- * line (BENCHMARKS.md, twentieth round).
+ * A small-integer hash of a shape's words within a scope (BatchEncoder.add's shape lookup). Before,
+ * the lookup scanned the scope's first 24 shapes, and a shape past those (or new in the batch)
+ * built a string key: 16–18 % of a direct-only log's events, and the encoder's costliest line
+ * (BENCHMARKS.md, twentieth round).
  */
 function shapeHash(opI: number, cpu: number, dir: number, attrs: number, extra: number, pathI: number, flags: number, rmode: number, thrownI: number): number {
   let h = Math.imul(opI ^ 0x2f1b3c4d, 0x01000193);
@@ -253,7 +257,8 @@ export class BatchEncoder {
   private tags = new ByteWriter();
   private strs: string[] = [];
   private strIdx = new Map<string, number>();
-  private shapeIds = new Map<string, number>();
+  /** Shapes written to this batch so far (the next shape's number). */
+  private shapeCount = 0;
   private lastSize: number[] = [];
   private scopes = new Map<string, EncScope>();
   private ext: unknown[] = [];
@@ -347,25 +352,30 @@ export class BatchEncoder {
       if (plan!.extra === 1) extra = f!.extra as number;
       else if (plan!.extra === 2) extra = this.str(f!.extra as string);
     }
-    // Find the shape in this scope's cache (by hash, then word by word), else by key, else add it.
+    // Find the shape among this scope's: by hash, checked word by word; on a hash shared with
+    // another shape, by a scan of the scope's shapes. None: a new shape, numbered in order.
+    // (A scope is one device's, or the CPU side's with device index -1: a shape belongs to one
+    // scope, so the scope's list is every shape of it this batch has written.)
     let shapeId = -1;
     const ss = scope.shapes;
     const hash = this.hashShape(opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI);
-    const i = scope.shapeAt.get(hash);
-    if (i !== undefined && ss[i] === opI && ss[i + 1] === cpu && ss[i + 2] === dir && ss[i + 3] === attrs && ss[i + 4] === extra &&
-        ss[i + 5] === pathI && ss[i + 6] === flags && ss[i + 7] === rmode && ss[i + 8] === thrownI) {
-      shapeId = ss[i + 9]!;
+    const at = scope.shapeAt.get(hash);
+    if (at !== undefined) {
+      if (sameShape(ss, at, opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI)) shapeId = ss[at + 9]!;
+      else {
+        for (let j = 0; j < ss.length; j += SHAPE_WORDS) {
+          if (sameShape(ss, j, opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI)) {
+            shapeId = ss[j + 9]!;
+            break;
+          }
+        }
+      }
     }
     if (shapeId < 0) {
       const devI = sc !== undefined && sc.dev ? this.str(scopeKey) : -1;
-      const key = `${opI},${devI},${cpu},${dir},${attrs},${extra},${pathI},${flags},${rmode},${thrownI}`;
-      shapeId = this.shapeIds.get(key) ?? -1;
-      if (shapeId < 0) {
-        shapeId = this.shapeIds.size;
-        this.shapeIds.set(key, shapeId);
-        this.writeShape(sc, generic, opI, devI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI);
-      }
-      // (A hash shared with another shape: the later one is cached; the other goes by key.)
+      shapeId = this.shapeCount++;
+      this.writeShape(sc, generic, opI, devI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI);
+      // (On a shared hash the later shape is the one looked up first.)
       scope.shapeAt.set(hash, ss.length);
       ss.push(opI, cpu, dir, attrs, extra, pathI, flags, rmode, thrownI, shapeId);
     }
@@ -493,7 +503,7 @@ export class BatchEncoder {
     this.tags.reset();
     this.strs = [];
     this.strIdx.clear();
-    this.shapeIds.clear();
+    this.shapeCount = 0;
     this.lastSize = [];
     this.scopes.clear();
     this.ext = [];
