@@ -239,15 +239,17 @@ function setAddr(k: Kernel, addr: bigint): void {
 type Ev<O extends Event['op']> = Event & { op: O };
 
 /**
- * Applies one event to the kernel (`op` is the event's op: Machine.applyAs). 6.17 has no dma_map_phys: a map-phys / unmap-phys event runs
- * the call a 6.17 driver would make for that memory — dma_map_resource for MMIO (without the bit,
- * which 6.17 lacks), dma_map_page_attrs otherwise.
+ * Applies one event to the kernel (`op` is the event's op: Machine.applyAs). 6.17 has no
+ * dma_map_phys: a map-phys / unmap-phys event runs the call a 6.17 driver would make for that
+ * memory — dma_map_resource for MMIO (without the bit, which 6.17 lacks), dma_map_page_attrs
+ * otherwise.
  */
 export function applyEvent(k: Kernel, event: Event, op: Event['op']): void {
   // Each case reads the event as its op's shape, and checks its own arguments (checkArgs): loads of
   // ev.op, ev.size, ev.dir and ev.attrs before the switch saw every event shape, a megamorphic
-  // lookup each (BENCHMARKS.md, nineteenth round). The accesses first: they are ~55 % of the bench's direct-only events, and the switch tests its
-  // cases in order (dev-write was the 22nd test: ~1.5 % of a direct-only replay was this line).
+  // lookup each (BENCHMARKS.md, nineteenth round). The accesses first: they are ~55 % of the
+  // bench's direct-only events, and the switch tests its cases in order (dev-write was the 22nd
+  // test: ~1.5 % of a direct-only replay was this line).
   switch (op) {
     case 'dev-write': {
       const ev = event as Ev<'dev-write'>;
